@@ -1,0 +1,21 @@
+//! Aligning networks: permutations of hidden channels that make two networks (or a network and
+//! its flipped copy) as similar as possible.
+//!
+//! * [`Perm`]: permutations as data (gather convention).
+//! * [`PermSpec`]: which tensor axes each hidden permutation touches, derived from a model's
+//!   [`crate::nets::Structure`].
+//! * [`assign_max`]: exact linear assignment.
+//! * [`weight_matching`]: Git Re-Basin's coordinate descent on weights.
+//! * [`activation_matching`]: REPAIR's correlation matching on activations.
+
+mod activation_matching;
+mod lap;
+mod perm;
+mod spec;
+mod weight_matching;
+
+pub use activation_matching::{ActivationMatching, activation_matching, activation_stats, identity_for, perms_from_stats};
+pub use lap::{assign_max, assignment_score};
+pub use perm::{CycleCounts, NotAPermutation, Perm};
+pub use spec::*;
+pub use weight_matching::*;

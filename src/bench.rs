@@ -1,0 +1,79 @@
+//! Throughput benchmark: training and inference images per second of VGG11 on a device.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::tensor::{Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::device::ChosenDevice;
+use crate::nets::{VggConfig, VggError};
+use crate::testing::random_images;
+
+/// Throughput of one width.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchRow {
+    /// Width multiplier.
+    pub width: f64,
+    /// BatchNorm on.
+    pub batch_norm: bool,
+    /// Batch size.
+    pub batch: usize,
+    /// Training images/s (forward, backward, SGD step), mean over the timed steps.
+    pub train_images_per_s: f64,
+    /// Inference images/s (forward only, no autodiff).
+    pub infer_images_per_s: f64,
+    /// Timed training steps.
+    pub train_steps: usize,
+    /// Parameters.
+    pub params: usize,
+}
+
+/// Measure training and inference throughput of VGG11 at `width` on `device`: `warmup` untimed
+/// steps, then `steps` timed ones (each ends with a read of the loss, so device work is included).
+pub fn bench_width(device: &ChosenDevice, width: f64, batch_norm: bool, batch: usize, warmup: usize, steps: usize) -> Result<BenchRow, VggError> {
+    let ad = device.device.clone().autodiff();
+    let mut model = VggConfig::vgg11(width).with_batch_norm(batch_norm).init(&ad, 0)?;
+    let params = model.num_params();
+    let mut optim = SgdConfig::new()
+        .with_momentum(Some(MomentumConfig { momentum: 0.9, dampening: 0.0, nesterov: false }))
+        .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
+        .init();
+    let loss_fn = CrossEntropyLossConfig::new().init(&ad);
+    let x = random_images(&ad, batch, 3, 32, 1);
+    let y = Tensor::<1, Int>::from_data(TensorData::new((0..batch as i64).map(|i| i % 10).collect::<Vec<_>>(), [batch]), &ad);
+    let mut timed = 0.0;
+    for s in 0..warmup + steps {
+        let t = Instant::now();
+        let loss = loss_fn.forward(model.forward(x.clone()), y.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(0.01, model, grads);
+        let _ = loss.into_scalar::<f32>();
+        let _ = model.head.weight.val().sum().into_scalar::<f32>();
+        if s >= warmup {
+            timed += t.elapsed().as_secs_f64();
+        }
+    }
+    let inference = model.valid();
+    let xi = random_images(&device.device, batch, 3, 32, 2);
+    let _ = inference.forward(xi.clone()).sum().into_scalar::<f32>();
+    let reps = steps.max(1);
+    let t = Instant::now();
+    for _ in 0..reps {
+        let _ = inference.forward(xi.clone()).sum().into_scalar::<f32>();
+    }
+    let infer = t.elapsed().as_secs_f64();
+    Ok(BenchRow {
+        width,
+        batch_norm,
+        batch,
+        train_images_per_s: (batch * steps) as f64 / timed.max(1e-9),
+        infer_images_per_s: (batch * reps) as f64 / infer.max(1e-9),
+        train_steps: steps,
+        params,
+    })
+}

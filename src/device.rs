@@ -1,0 +1,78 @@
+//! Choosing the compute device: burn's flex backend on the CPU or wgpu on a GPU, one code path.
+
+use burn::tensor::{Device, DeviceKind};
+use serde::{Deserialize, Serialize};
+
+/// What the user asked for with `--device`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// A hardware wgpu adapter if one exists, else flex.
+    Auto,
+    /// burn's flex backend (pure Rust, multi-threaded CPU).
+    Cpu,
+    /// burn's wgpu backend on the default adapter (a software adapter such as lavapipe counts).
+    Gpu,
+}
+
+/// The device that was chosen, with a description for every output.
+#[derive(Clone, Debug)]
+pub struct ChosenDevice {
+    /// The burn device (without autodiff).
+    pub device: Device,
+    /// `flex` or `wgpu`.
+    pub backend: &'static str,
+    /// Human-readable description, e.g. `flex (CPU, 2 threads)` or `wgpu: NVIDIA H200 (Vulkan)`.
+    pub description: String,
+}
+
+/// Adapters wgpu can see: (name, backend, device type), probed without creating a burn device.
+pub fn wgpu_adapters() -> Vec<(String, String, String)> {
+    let instance = wgpu::Instance::default();
+    let adapters = futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    adapters
+        .into_iter()
+        .map(|a| {
+            let info = a.get_info();
+            (info.name, format!("{:?}", info.backend), format!("{:?}", info.device_type))
+        })
+        .collect()
+}
+
+impl DeviceChoice {
+    /// Resolve the choice to a device. `auto` picks wgpu only for a hardware adapter (a CPU
+    /// software rasteriser such as lavapipe is far slower than flex for training).
+    pub fn resolve(self) -> ChosenDevice {
+        let flex = || ChosenDevice {
+            device: Device::flex(),
+            backend: "flex",
+            description: format!("flex (CPU, {} threads)", rayon_threads()),
+        };
+        let gpu = |adapter: Option<(String, String, String)>| ChosenDevice {
+            device: Device::wgpu(DeviceKind::DefaultDevice),
+            backend: "wgpu",
+            description: match adapter {
+                Some((name, backend, kind)) => format!("wgpu: {name} ({backend}, {kind})"),
+                None => "wgpu: default adapter".to_string(),
+            },
+        };
+        match self {
+            DeviceChoice::Cpu => flex(),
+            DeviceChoice::Gpu => gpu(wgpu_adapters().into_iter().next()),
+            DeviceChoice::Auto => {
+                let hw = wgpu_adapters().into_iter().find(|(_, _, kind)| kind != "Cpu");
+                match hw {
+                    Some(a) => gpu(Some(a)),
+                    None => flex(),
+                }
+            }
+        }
+    }
+}
+
+fn rayon_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}

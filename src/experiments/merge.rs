@@ -1,0 +1,284 @@
+//! The paper's merging experiment, one code path for the GCNN barrier and the ordinary barrier.
+//!
+//! 1. The partner: the flipped network `x ↦ f(hflip x)` (GCNN barrier) or a twin trained from
+//!    another seed (ordinary barrier).
+//! 2. Align the partner to the network: activation matching (REPAIR) or weight matching (Git
+//!    Re-Basin).
+//! 3. For each α on the grid: interpolate, repair (none, BN reset, REPAIR, closed-form REPAIR),
+//!    evaluate on the test set. Endpoints are evaluated as they are.
+//! 4. Barriers, per-layer equivariance errors (flip partner), variance collapse at α = ½.
+
+use std::time::Instant;
+
+use burn::tensor::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::align::{PermSet, PermSpec, WeightMatchingOptions, activation_matching, weight_matching};
+use crate::batches::Loader;
+use crate::data::{Augment, Splits};
+use crate::merge::{MergeError, RepairMode, endpoint_pre_stats, interpolate, permute_model, repair, repair_closed_form, reset_batch_norm};
+use crate::metrics::{Barriers, CurvePoint, LayerEquivariance, barriers, layerwise_equivariance, variance_ratios};
+use crate::nets::Vgg;
+use crate::stats::ChannelStats;
+use crate::train::{EvalMetrics, evaluate_on};
+
+/// How to find the permutations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Correlation of activations (REPAIR).
+    Activation,
+    /// Inner products of weights (Git Re-Basin).
+    Weight,
+}
+
+/// Settings of an alignment / merge run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MergeConfig {
+    /// Matching method.
+    pub method: Method,
+    /// Repair of the merged nets.
+    pub repair: RepairMode,
+    /// α grid (must contain 0 and 1; ½ for the midpoint barrier).
+    pub alphas: Vec<f64>,
+    /// Training images streamed for activation statistics, BN reset and REPAIR. Default 5000.
+    pub stats_images: usize,
+    /// Whether that stream is augmented (crop + flip, as REPAIR's training loader). Default true.
+    pub stats_augmented: bool,
+    /// Test images evaluated per α (default all).
+    pub eval_images: Option<usize>,
+    /// Batch size of every pass. Default 500.
+    pub batch_size: usize,
+    /// Seed of the statistics stream and of weight matching's sweep order. Default 0.
+    pub seed: u64,
+}
+
+impl Default for MergeConfig {
+    fn default() -> Self {
+        Self {
+            method: Method::Activation,
+            repair: RepairMode::None,
+            alphas: vec![0.0, 0.25, 0.5, 0.75, 1.0],
+            stats_images: 5000,
+            stats_augmented: true,
+            eval_images: None,
+            batch_size: 500,
+            seed: 0,
+        }
+    }
+}
+
+/// Alignment of a partner network to the reference network.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Alignment {
+    /// Method used.
+    pub method: Method,
+    /// One permutation per hidden space, applied to the partner.
+    pub perms: PermSet,
+    /// Per hidden space: mean correlation of matched channels (activation matching only).
+    pub matched_corr: Option<Vec<f64>>,
+    /// Weight-matching objective after each sweep (weight matching only).
+    pub objective_per_sweep: Option<Vec<f64>>,
+    /// Images streamed (activation matching).
+    pub images: usize,
+    /// Whether the stream was augmented.
+    pub augmented: bool,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+fn bar(len: u64, show: bool, what: &str) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::new(len);
+    b.set_style(ProgressStyle::with_template(&format!("{what:>12} {{bar:30}} {{pos}}/{{len}} [{{elapsed}}<{{eta}}]"))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()));
+    b
+}
+
+/// The loader used for statistics (activation matching, BN reset, REPAIR).
+pub fn stats_loader<'a>(splits: &'a Splits, cfg: &MergeConfig) -> Loader<'a> {
+    let l = if cfg.stats_augmented {
+        Loader::augmented(&splits.train, cfg.batch_size, Augment::default(), cfg.seed)
+    } else {
+        Loader::ordered(&splits.train, cfg.batch_size)
+    };
+    l.limit(Some(cfg.stats_images))
+}
+
+/// Align `partner` to `reference`.
+pub fn align(reference: &Vgg, partner: &Vgg, cfg: &MergeConfig, splits: &Splits, device: &Device, show: bool) -> Result<Alignment, MergeError> {
+    let t = Instant::now();
+    Ok(match cfg.method {
+        Method::Activation => {
+            let loader = stats_loader(splits, cfg);
+            let pb = bar(loader.images() as u64, show, "matching");
+            let m = activation_matching(reference, partner, &loader, device, &pb);
+            pb.finish_and_clear();
+            Alignment {
+                method: cfg.method,
+                perms: m.perms,
+                matched_corr: Some(m.matched_corr),
+                objective_per_sweep: None,
+                images: m.images,
+                augmented: m.augmented,
+                seconds: t.elapsed().as_secs_f64(),
+            }
+        }
+        Method::Weight => {
+            let spec = PermSpec::from_structure(&reference.structure())?;
+            let opts = WeightMatchingOptions { seed: cfg.seed, ..WeightMatchingOptions::default() };
+            let m = weight_matching(&reference.to_params(), &partner.to_params(), &spec, &opts)?;
+            Alignment {
+                method: cfg.method,
+                perms: m.perms,
+                matched_corr: None,
+                objective_per_sweep: Some(m.objective_per_sweep),
+                images: 0,
+                augmented: false,
+                seconds: t.elapsed().as_secs_f64(),
+            }
+        }
+    })
+}
+
+/// Per-layer equivariance of `net` given an alignment of its flipped copy to it.
+pub fn equivariance_report(net: &Vgg, alignment: &Alignment) -> Result<Vec<LayerEquivariance>, MergeError> {
+    layerwise_equivariance(&net.to_params(), &net.structure(), &alignment.perms)
+}
+
+/// One evaluated merge point.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MergePoint {
+    /// α.
+    pub alpha: f64,
+    /// Metrics of the (repaired) merged net.
+    pub metrics: EvalMetrics,
+}
+
+/// Everything a merge run measured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MergeOutcome {
+    /// The settings.
+    pub config: MergeConfig,
+    /// The alignment.
+    pub alignment: Alignment,
+    /// Per α (endpoints as they are, interior points repaired).
+    pub curve: Vec<MergePoint>,
+    /// Barriers of the curve.
+    pub barriers: Barriers,
+    /// Accuracy at α = ½ without alignment and without repair (for contrast).
+    pub unaligned_midpoint_accuracy: Option<f64>,
+    /// Per layer: merged/endpoint pre-activation variance at α = ½, before repair.
+    pub variance_ratio_before: Vec<f64>,
+    /// The same after repair (equal to `before` when no repair).
+    pub variance_ratio_after: Vec<f64>,
+    /// Seconds: alignment, endpoint statistics, merging + repair, evaluation, total.
+    pub seconds: Timings,
+}
+
+/// Wall-clock breakdown.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Timings {
+    /// Finding the permutations.
+    pub align: f64,
+    /// Endpoint statistics (REPAIR goals and variance ratios).
+    pub stats: f64,
+    /// Interpolation and repair over the grid.
+    pub merge_repair: f64,
+    /// Test-set evaluation over the grid.
+    pub evaluate: f64,
+    /// Everything.
+    pub total: f64,
+}
+
+fn pre_stats(net: &Vgg, loader: &Loader, device: &Device) -> Vec<ChannelStats> {
+    endpoint_pre_stats(net, net, loader, device, &ProgressBar::hidden()).layers.into_iter().map(|p| p.a).collect()
+}
+
+/// Align, merge along the α grid, repair and evaluate.
+pub fn merge_experiment(a: &Vgg, partner: &Vgg, cfg: &MergeConfig, splits: &Splits, device: &Device, show: bool) -> Result<MergeOutcome, MergeError> {
+    let total = Instant::now();
+    if !cfg.alphas.iter().any(|&x| x == 0.0) || !cfg.alphas.iter().any(|&x| x == 1.0) {
+        return Err(MergeError::NotApplicable("the α grid must contain 0 and 1".into()));
+    }
+    match (cfg.repair, a.has_batch_norm()) {
+        (RepairMode::BnReset, false) => return Err(MergeError::NotApplicable("bn-reset needs a network with BatchNorm; use repair or closed-form".into())),
+        (RepairMode::Repair | RepairMode::ClosedForm, true) => return Err(MergeError::NotApplicable("REPAIR applies to nets without BatchNorm; use bn-reset".into())),
+        _ => {}
+    }
+    let mut timings = Timings::default();
+    let alignment = align(a, partner, cfg, splits, device, show)?;
+    timings.align = alignment.seconds;
+    let b = permute_model(partner, &alignment.perms)?;
+    let (pa, pb) = (a.to_params(), b.to_params());
+    let loader = stats_loader(splits, cfg);
+    let eval_loader = Loader::ordered(&splits.test, cfg.batch_size).limit(cfg.eval_images);
+
+    let t = Instant::now();
+    let endpoints = endpoint_pre_stats(a, &b, &loader, device, &bar(loader.images() as u64, show, "statistics"));
+    timings.stats = t.elapsed().as_secs_f64();
+
+    let mut alphas = cfg.alphas.clone();
+    alphas.sort_by(f64::total_cmp);
+    alphas.dedup();
+    let mut curve = Vec::new();
+    let (mut ratio_before, mut ratio_after) = (Vec::new(), Vec::new());
+    let eb = bar((alphas.len() * eval_loader.images()) as u64, show, "evaluate");
+    for &alpha in &alphas {
+        let t = Instant::now();
+        let net = if alpha == 0.0 {
+            a.clone()
+        } else if alpha == 1.0 {
+            b.clone()
+        } else {
+            let merged = a.with_params(&interpolate(&pa, &pb, alpha)?);
+            let repaired = match cfg.repair {
+                RepairMode::None => merged.clone(),
+                RepairMode::BnReset => reset_batch_norm(&merged, &loader, device, &ProgressBar::hidden()),
+                RepairMode::Repair => repair(&merged, &endpoints, alpha, &loader, device, &ProgressBar::hidden())?,
+                RepairMode::ClosedForm => repair_closed_form(&merged, &endpoints, alpha)?,
+            };
+            if (alpha - 0.5).abs() < 1e-9 && !a.has_batch_norm() {
+                ratio_before = variance_ratios(&pre_stats(&merged, &loader, device), &endpoints.layers);
+                ratio_after = if cfg.repair == RepairMode::None {
+                    ratio_before.clone()
+                } else {
+                    variance_ratios(&pre_stats(&repaired, &loader, device), &endpoints.layers)
+                };
+            }
+            repaired
+        };
+        timings.merge_repair += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let metrics = evaluate_on(&net, &eval_loader, device, &eb);
+        timings.evaluate += t.elapsed().as_secs_f64();
+        curve.push(MergePoint { alpha, metrics });
+    }
+    eb.finish_and_clear();
+    let t = Instant::now();
+    let unaligned_midpoint_accuracy = if alphas.contains(&0.5) {
+        let merged = a.with_params(&interpolate(&pa, &partner.to_params(), 0.5)?);
+        Some(evaluate_on(&merged, &eval_loader, device, &ProgressBar::hidden()).accuracy)
+    } else {
+        None
+    };
+    timings.evaluate += t.elapsed().as_secs_f64();
+    let points: Vec<CurvePoint> = curve
+        .iter()
+        .map(|p| CurvePoint { alpha: p.alpha, accuracy: p.metrics.accuracy, loss: p.metrics.loss })
+        .collect();
+    timings.total = total.elapsed().as_secs_f64();
+    Ok(MergeOutcome {
+        config: cfg.clone(),
+        barriers: barriers(&points),
+        alignment,
+        curve,
+        unaligned_midpoint_accuracy,
+        variance_ratio_before: ratio_before,
+        variance_ratio_after: ratio_after,
+        seconds: timings,
+    })
+}

@@ -1,0 +1,6 @@
+//! Experiments: configured runs of the library's pieces that produce the paper's numbers.
+//!
+//! * [`merge`]: align a network with its flipped self (the GCNN barrier) or with an
+//!   independently trained twin (the ordinary barrier), merge along an α grid, repair, measure.
+
+pub mod merge;

@@ -1,0 +1,147 @@
+//! REPAIR (Jordan et al., ICLR 2023) for networks without BatchNorm.
+//!
+//! Interpolating two aligned networks shrinks the variance of hidden units (their weights
+//! partially cancel). REPAIR resets, for every channel of every conv, the merged network's
+//! pre-activation statistics to the interpolation of the endpoints':
+//!
+//! ```text
+//! goal mean μ* = (1−α) μ_a + α μ_b,   goal std σ* = (1−α) σ_a + α σ_b,
+//! ```
+//!
+//! and folds the affine correction `z ↦ (z − μ) σ*/σ + μ*` into the conv: `W ← W σ*/σ`,
+//! `b ← (b − μ) σ*/σ + μ*`.
+//!
+//! * [`repair`] measures the merged network's μ, σ with a data pass per layer, front to back,
+//!   each layer seeing the already-corrected earlier layers (exact statistics).
+//! * [`repair_closed_form`] predicts them without touching the merged network: the merged
+//!   pre-activation is approximated by (1−α) z_a + α z_b, whose std is
+//!   √((1−α)²σ_a² + α²σ_b² + 2α(1−α) ρ σ_a σ_b) with ρ the correlation of the matched channels
+//!   (and whose mean is already μ*).
+
+use burn::module::Module;
+use burn::tensor::Device;
+use indicatif::ProgressBar;
+use ndarray::Array1;
+use serde::{Deserialize, Serialize};
+
+use super::MergeError;
+use crate::batches::Loader;
+use crate::nets::{ParamMap, Vgg};
+use crate::stats::{ChannelStats, PairStats};
+
+/// How to repair a merged network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum RepairMode {
+    /// Plain interpolation.
+    None,
+    /// Recompute BatchNorm statistics (BatchNorm nets only).
+    BnReset,
+    /// REPAIR with a data pass (nets without BatchNorm).
+    Repair,
+    /// REPAIR with predicted statistics, no pass over the merged net (nets without BatchNorm).
+    ClosedForm,
+}
+
+/// Per-layer pre-activation statistics of the two (aligned) endpoints.
+#[derive(Clone, Debug)]
+pub struct RepairStats {
+    /// Joint statistics of endpoint a's and aligned endpoint b's pre-activations, per conv.
+    pub layers: Vec<PairStats>,
+}
+
+/// Pre-activation statistics of `a` and aligned `b` over one pass (used for REPAIR's goals and
+/// for the variance-collapse measurement).
+pub fn endpoint_pre_stats(a: &Vgg, b: &Vgg, loader: &Loader, device: &Device, progress: &ProgressBar) -> RepairStats {
+    let (a, b) = (a.valid(), b.valid());
+    let device = device.clone().inner();
+    let n = a.convs.len();
+    let mut layers: Vec<PairStats> = a.conv_channels().iter().zip(b.conv_channels()).map(|(&x, y)| PairStats::new(x, y)).collect();
+    for (x, _) in loader.iter(0, &device) {
+        let batch = x.dims()[0];
+        let mut pre_a = Vec::with_capacity(n);
+        a.forward_inspect(x.clone(), n - 1, |_, pre, _| pre_a.push(pre.clone()));
+        let mut i = 0;
+        b.forward_inspect(x, n - 1, |_, pre, _| {
+            layers[i].update(pre_a[i].clone(), pre.clone());
+            i += 1;
+        });
+        progress.inc(batch as u64);
+    }
+    RepairStats { layers }
+}
+
+fn goal(stats: &PairStats, alpha: f64) -> (Array1<f64>, Array1<f64>) {
+    let mean = &stats.a.mean * (1.0 - alpha) + &stats.b.mean * alpha;
+    let std = stats.a.std() * (1.0 - alpha) + stats.b.std() * alpha;
+    (mean, std)
+}
+
+fn fold(params: &mut ParamMap, i: usize, mean: &Array1<f64>, std: &Array1<f64>, goal_mean: &Array1<f64>, goal_std: &Array1<f64>) {
+    let wname = format!("convs.{i}.weight");
+    let bname = format!("convs.{i}.bias");
+    let w = params.get_mut(&wname).expect("conv weight present");
+    let c = w.shape()[0];
+    let scale: Vec<f32> = (0..c).map(|k| (goal_std[k] / (std[k] + 1e-8)) as f32).collect();
+    for (k, mut row) in w.outer_iter_mut().enumerate() {
+        row.mapv_inplace(|v| v * scale[k]);
+    }
+    let b = params.get_mut(&bname).expect("conv bias present");
+    for k in 0..c {
+        b[[k]] = ((b[[k]] as f64 - mean[k]) * scale[k] as f64 + goal_mean[k]) as f32;
+    }
+}
+
+fn check_plain(net: &Vgg) -> Result<(), MergeError> {
+    if net.has_batch_norm() {
+        return Err(MergeError::NotApplicable("REPAIR applies to nets without BatchNorm; use bn-reset for BatchNorm nets".into()));
+    }
+    Ok(())
+}
+
+/// REPAIR with measured statistics: one data pass per conv, front to back.
+pub fn repair(merged: &Vgg, endpoints: &RepairStats, alpha: f64, loader: &Loader, device: &Device, progress: &ProgressBar) -> Result<Vgg, MergeError> {
+    check_plain(merged)?;
+    let device = device.clone().inner();
+    let mut net = merged.valid();
+    let n = net.convs.len();
+    for i in 0..n {
+        let mut s = ChannelStats::new(net.conv_channels()[i]);
+        for (x, _) in loader.iter(0, &device) {
+            net.forward_inspect(x, i, |j, pre, _| {
+                if j == i {
+                    s.update(pre.clone());
+                }
+            });
+        }
+        progress.inc(1);
+        let (gm, gs) = goal(&endpoints.layers[i], alpha);
+        let mut params = ParamMap::new();
+        let full = net.to_params();
+        for k in [format!("convs.{i}.weight"), format!("convs.{i}.bias")] {
+            params.insert(k.clone(), full[&k].clone());
+        }
+        fold(&mut params, i, &s.mean, &s.std(), &gm, &gs);
+        net = net.with_params(&params);
+    }
+    Ok(net)
+}
+
+/// REPAIR with the closed-form prediction of the merged statistics (no pass over the merged net).
+pub fn repair_closed_form(merged: &Vgg, endpoints: &RepairStats, alpha: f64) -> Result<Vgg, MergeError> {
+    check_plain(merged)?;
+    let mut params = merged.to_params();
+    for (i, st) in endpoints.layers.iter().enumerate() {
+        let (gm, gs) = goal(st, alpha);
+        let (sa, sb) = (st.a.std(), st.b.std());
+        let cov = st.cov();
+        let pred_std: Array1<f64> = (0..sa.len())
+            .map(|k| {
+                let v = (1.0 - alpha).powi(2) * sa[k] * sa[k] + alpha * alpha * sb[k] * sb[k] + 2.0 * alpha * (1.0 - alpha) * cov[[k, k]];
+                v.max(0.0).sqrt()
+            })
+            .collect();
+        fold(&mut params, i, &gm, &pred_std, &gm, &gs);
+    }
+    Ok(merged.with_params(&params))
+}

@@ -1,0 +1,39 @@
+//! Seeded, host-side parameter initialisation.
+//!
+//! Weights are drawn on the host from a seeded [`StdRng`] and then uploaded, so the same seed
+//! gives bit-identical initial weights on every device (flex, wgpu) and thread count.
+
+use burn::module::Param;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+/// A seeded source of initial parameters.
+pub struct ParamInit {
+    rng: StdRng,
+}
+
+impl ParamInit {
+    /// A source seeded by `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self { rng: StdRng::seed_from_u64(seed) }
+    }
+
+    /// `U(-bound, bound)` values of the given shape as a trainable parameter.
+    pub fn uniform<const D: usize>(&mut self, shape: [usize; D], bound: f64, device: &Device) -> Param<Tensor<D>> {
+        Param::from_tensor(init_uniform(&mut self.rng, shape, bound, device))
+    }
+
+    /// PyTorch's default for conv and linear layers (Kaiming uniform with a = √5):
+    /// weights and biases `U(-1/√fan_in, 1/√fan_in)`.
+    pub fn torch_default<const D: usize>(&mut self, shape: [usize; D], fan_in: usize, device: &Device) -> Param<Tensor<D>> {
+        self.uniform(shape, 1.0 / (fan_in as f64).sqrt(), device)
+    }
+}
+
+/// A tensor of `U(-bound, bound)` values drawn from `rng`.
+pub fn init_uniform<const D: usize>(rng: &mut StdRng, shape: [usize; D], bound: f64, device: &Device) -> Tensor<D> {
+    let n: usize = shape.iter().product();
+    let values: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound) as f32).collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
+}

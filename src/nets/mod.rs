@@ -1,0 +1,15 @@
+//! The networks of the paper: VGG11 (optionally with BatchNorm) and its kernel-transformed copy.
+//!
+//! Every model describes its own layer structure (which conv feeds which, where BatchNorm and
+//! pooling sit) so that permutation specs and activation statistics are derived from the model,
+//! never written by hand.
+
+mod init;
+mod params;
+mod structure;
+mod vgg;
+
+pub use init::{ParamInit, init_uniform};
+pub use params::{ParamMap, array_to_tensor, replace_param, tensor_to_array};
+pub use structure::{HiddenSpace, LayerKind, ParamAxes, Structure};
+pub use vgg::{Vgg, VggConfig, VggError, VGG11_CFG};

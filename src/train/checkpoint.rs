@@ -1,0 +1,232 @@
+//! Checkpoint directories: weights in burn's burnpack format, hyperparameters and provenance in
+//! `config.json`, per-epoch metrics in `metrics.jsonl`, and what `--resume` needs in `resume/`.
+//!
+//! ```text
+//! DIR/config.json        CheckpointMeta: training config, network config, dataset, device, git revision
+//! DIR/model.bpk          latest weights (burnpack; BatchNorm running statistics included)
+//! DIR/metrics.jsonl      one EpochRecord per evaluated epoch
+//! DIR/resume/state.json  last finished epoch + iteration, names of the two files below
+//! DIR/resume/model-eN.bpk, DIR/resume/optimizer-eN.bpk
+//! ```
+//!
+//! Every file is written atomically (temp file, then rename). The resume files are written
+//! before `state.json` names them, so an interruption at any point leaves a consistent state.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device};
+use serde::{Deserialize, Serialize};
+
+use super::{TrainConfig, TrainError};
+use crate::nets::{Vgg, VggConfig};
+use crate::provenance::write_atomic;
+
+pub use crate::data::DatasetInfo;
+
+/// Contents of `config.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Training hyperparameters (seed included).
+    pub train: TrainConfig,
+    /// The network's configuration.
+    pub net: VggConfig,
+    /// The data.
+    pub dataset: DatasetInfo,
+    /// The device that trained it.
+    pub device: String,
+    /// Git revision of the code.
+    pub git_revision: String,
+    /// `relu-symmetries` version.
+    pub crate_version: String,
+}
+
+/// One evaluated epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Iterations done so far.
+    pub step: usize,
+    /// Mean training cross-entropy over the epoch.
+    pub train_loss: f64,
+    /// Mean invariance-loss term over the epoch (0 if off).
+    pub train_invariance_loss: f64,
+    /// Training accuracy on the augmented batches.
+    pub train_accuracy: f64,
+    /// Test accuracy (fraction).
+    pub test_accuracy: f64,
+    /// Mean test cross-entropy.
+    pub test_loss: f64,
+    /// Share of test images whose predicted class is unchanged by hflip.
+    pub flip_agreement: f64,
+    /// Mean of ‖f(x) − f(hflip x)‖ / ‖f(x)‖ over test images.
+    pub relative_logit_change: f64,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+    /// Wall-clock seconds since the run (or resumed run) started.
+    pub elapsed_s: f64,
+    /// Training images per second in this epoch.
+    pub train_images_per_s: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct ResumeState {
+    epoch: usize,
+    step: usize,
+    elapsed_s: f64,
+    model: String,
+    optimizer: String,
+}
+
+/// A checkpoint directory.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Its `config.json`.
+    pub meta: CheckpointMeta,
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(TrainError::io(path))?;
+    serde_json::from_str(&text).map_err(|source| TrainError::Json { path: path.to_path_buf(), source })
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
+    let text = serde_json::to_string_pretty(value).expect("plain data serialises");
+    write_atomic(path, text.as_bytes()).map_err(TrainError::io(path))
+}
+
+/// Save a module's parameters to `path` (burnpack) atomically.
+pub(crate) fn save_module<M: Module>(module: &M, path: &Path) -> Result<(), TrainError> {
+    let bytes = module
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| TrainError::Record { path: path.to_path_buf(), message: e.to_string() })?;
+    write_atomic(path, &bytes).map_err(TrainError::io(path))
+}
+
+/// Load parameters from a burnpack file into `module` (which fixes the structure).
+pub(crate) fn load_module<M: Module>(module: M, path: &Path) -> Result<M, TrainError> {
+    let raw = std::fs::read(path).map_err(TrainError::io(path))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(raw))
+        .map_err(|e| TrainError::Record { path: path.to_path_buf(), message: format!("not a burnpack weights file: {e}") })?;
+    module
+        .try_load_record(record)
+        .map_err(|e| TrainError::Record { path: path.to_path_buf(), message: format!("weights do not fit the network in config.json: {e}") })
+}
+
+impl Checkpoint {
+    /// Create (or overwrite the config of) a checkpoint directory.
+    pub fn create(dir: &Path, meta: CheckpointMeta) -> Result<Self, TrainError> {
+        std::fs::create_dir_all(dir.join("resume")).map_err(TrainError::io(dir))?;
+        write_json(&dir.join("config.json"), &meta)?;
+        Ok(Self { dir: dir.to_path_buf(), meta })
+    }
+
+    /// Open an existing checkpoint directory by reading its `config.json`.
+    pub fn open(dir: &Path) -> Result<Self, TrainError> {
+        let path = dir.join("config.json");
+        if !path.exists() {
+            return Err(TrainError::Mismatch {
+                path: dir.to_path_buf(),
+                message: "not a checkpoint directory (no config.json)".into(),
+            });
+        }
+        Ok(Self { dir: dir.to_path_buf(), meta: read_json(&path)? })
+    }
+
+    /// Path of the latest weights.
+    pub fn model_path(&self) -> PathBuf {
+        self.dir.join("model.bpk")
+    }
+
+    /// A network with this checkpoint's structure, freshly initialised (weights to be loaded).
+    pub fn empty_model(&self, device: &Device) -> Result<Vgg, TrainError> {
+        Ok(self.meta.net.init(device, 0)?)
+    }
+
+    /// The trained network, on `device`.
+    pub fn load_model(&self, device: &Device) -> Result<Vgg, TrainError> {
+        load_module(self.empty_model(device)?, &self.model_path())
+    }
+
+    /// Save the latest weights.
+    pub fn save_model(&self, model: &Vgg) -> Result<(), TrainError> {
+        save_module(model, &self.model_path())
+    }
+
+    /// The per-epoch metrics written so far.
+    pub fn metrics(&self) -> Result<Vec<EpochRecord>, TrainError> {
+        let path = self.dir.join("metrics.jsonl");
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let text = std::fs::read_to_string(&path).map_err(TrainError::io(&path))?;
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).map_err(|source| TrainError::Json { path: path.clone(), source }))
+            .collect()
+    }
+
+    /// Rewrite `metrics.jsonl` (atomically) with `records`.
+    pub fn write_metrics(&self, records: &[EpochRecord]) -> Result<(), TrainError> {
+        let path = self.dir.join("metrics.jsonl");
+        let mut text = String::new();
+        for r in records {
+            text.push_str(&serde_json::to_string(r).expect("plain data serialises"));
+            text.push('\n');
+        }
+        write_atomic(&path, text.as_bytes()).map_err(TrainError::io(&path))
+    }
+
+    /// Save what `--resume` needs after `epoch` finished at iteration `step`.
+    pub(crate) fn save_resume(&self, model: &Vgg, optim: &ModuleOptimizer, epoch: usize, step: usize, elapsed_s: f64) -> Result<(), TrainError> {
+        let dir = self.dir.join("resume");
+        let (m, o) = (format!("model-e{epoch}.bpk"), format!("optimizer-e{epoch}.bpk"));
+        save_module(model, &dir.join(&m))?;
+        let opath = dir.join(&o);
+        let bytes = optim
+            .into_bytes()
+            .map_err(|e| TrainError::Record { path: opath.clone(), message: e.to_string() })?;
+        write_atomic(&opath, &bytes).map_err(TrainError::io(&opath))?;
+        let previous = self.resume_state().ok().flatten();
+        write_json(&dir.join("state.json"), &ResumeState { epoch, step, elapsed_s, model: m.clone(), optimizer: o.clone() })?;
+        if let Some(prev) = previous {
+            for old in [prev.model, prev.optimizer] {
+                if old != m && old != o {
+                    let _ = std::fs::remove_file(dir.join(old));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn resume_state(&self) -> Result<Option<ResumeState>, TrainError> {
+        let path = self.dir.join("resume").join("state.json");
+        if !path.exists() {
+            return Ok(None);
+        }
+        read_json(&path).map(Some)
+    }
+
+    /// Load the last resumable state: (model, optimizer, finished epoch, step, elapsed seconds).
+    pub(crate) fn load_resume(
+        &self,
+        device: &Device,
+        optim: ModuleOptimizer,
+    ) -> Result<Option<(Vgg, ModuleOptimizer, usize, usize, f64)>, TrainError> {
+        let Some(state) = self.resume_state()? else { return Ok(None) };
+        let dir = self.dir.join("resume");
+        let model = load_module(self.empty_model(device)?, &dir.join(&state.model))?;
+        let opath = dir.join(&state.optimizer);
+        let optim = optim
+            .load(&opath)
+            .map_err(|e| TrainError::Record { path: opath.clone(), message: e.to_string() })?;
+        Ok(Some((model, optim, state.epoch, state.step, state.elapsed_s)))
+    }
+}

@@ -1,0 +1,203 @@
+//! Training hyperparameters, with REPAIR's recipe as defaults, and the `--scale` presets.
+
+use serde::{Deserialize, Serialize};
+
+use crate::nets::VggConfig;
+
+/// Which network to train.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// VGG11 without BatchNorm.
+    Vgg11,
+    /// VGG11 with BatchNorm after every conv.
+    Vgg11Bn,
+}
+
+impl ModelKind {
+    /// Whether the model has BatchNorm.
+    pub fn batch_norm(self) -> bool {
+        matches!(self, ModelKind::Vgg11Bn)
+    }
+}
+
+/// Size presets for `--scale`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Scale {
+    /// Seconds: tiny width, a 1,000-image subset, 2 epochs. For tests and smoke runs.
+    Smoke,
+    /// One net on full CIFAR-10 in about 20 minutes on a 2-core CPU (see [`Scale::apply`]).
+    Cpu,
+    /// The paper's recipe: width 1, 100 epochs, batch 500.
+    Paper,
+}
+
+/// Every hyperparameter of a training run. Defaults are REPAIR's VGG11 recipe (PAPER.md §3.1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Network kind. Default `vgg11`.
+    pub model: ModelKind,
+    /// Width multiplier. Default 1.
+    pub width: f64,
+    /// Epochs. Default 100.
+    pub epochs: usize,
+    /// Training batch size. Default 500.
+    pub batch_size: usize,
+    /// Evaluation batch size. Default 1000.
+    pub eval_batch_size: usize,
+    /// Peak learning rate. Default 0.08.
+    pub lr: f64,
+    /// SGD momentum (no dampening, no Nesterov, as PyTorch). Default 0.9.
+    pub momentum: f64,
+    /// L2 weight decay on all parameters. Default 5e-4.
+    pub weight_decay: f64,
+    /// Linear warm-up length in epochs (then linear decay to 0 at the end). Default 5.
+    pub warmup_epochs: f64,
+    /// Random horizontal flips in the augmentation. Default true.
+    pub flip_augmentation: bool,
+    /// Zero padding of the random crop (0 disables cropping). Default 4.
+    pub crop_padding: usize,
+    /// Weight λ of the invariance loss λ·mean‖f(x) − f(hflip x)‖². Default 0 (off).
+    pub invariance_loss: f64,
+    /// Seed for initialisation, data order and augmentation. Default 0.
+    pub seed: u64,
+    /// Train on the first `n` images of a seeded shuffle of the training set. Default all.
+    pub subset: Option<usize>,
+    /// Evaluate on the first `n` test images only. Default all.
+    pub test_subset: Option<usize>,
+    /// Evaluate every `k` epochs (and always after the last). Default 1.
+    pub eval_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            model: ModelKind::Vgg11,
+            width: 1.0,
+            epochs: 100,
+            batch_size: 500,
+            eval_batch_size: 1000,
+            lr: 0.08,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            warmup_epochs: 5.0,
+            flip_augmentation: true,
+            crop_padding: 4,
+            invariance_loss: 0.0,
+            seed: 0,
+            subset: None,
+            test_subset: None,
+            eval_every: 1,
+        }
+    }
+}
+
+/// A hyperparameter out of range.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid training configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl TrainConfig {
+    /// Check every hyperparameter.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError(m.to_string()));
+        if self.epochs == 0 {
+            return bad("epochs must be at least 1");
+        }
+        if self.batch_size == 0 || self.eval_batch_size == 0 {
+            return bad("batch sizes must be at least 1");
+        }
+        if !(self.lr.is_finite() && self.lr >= 0.0) {
+            return bad("lr must be finite and non-negative");
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad("momentum must be in [0, 1)");
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad("weight decay must be finite and non-negative");
+        }
+        if !(self.warmup_epochs.is_finite() && self.warmup_epochs >= 0.0) {
+            return bad("warm-up must be finite and non-negative");
+        }
+        if !(self.invariance_loss.is_finite() && self.invariance_loss >= 0.0) {
+            return bad("invariance-loss weight must be finite and non-negative");
+        }
+        if self.subset == Some(0) || self.test_subset == Some(0) {
+            return bad("subsets must hold at least one image");
+        }
+        if self.eval_every == 0 {
+            return bad("eval-every must be at least 1");
+        }
+        self.vgg(3, 10).validate().map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The network configuration for a dataset with `in_channels` and `num_classes`.
+    pub fn vgg(&self, in_channels: usize, num_classes: usize) -> VggConfig {
+        VggConfig { width: self.width, batch_norm: self.model.batch_norm(), num_classes, in_channels }
+    }
+}
+
+impl Scale {
+    /// The preset's values over the defaults (explicit flags are applied after this).
+    ///
+    /// * `smoke`: width 0.125, 2 epochs, warm-up 0.5, 1,000 train / 500 test images, batch 100.
+    /// * `cpu`: width 0.25, 12 epochs, warm-up 1, batch 500 — chosen so one net trains on full
+    ///   CIFAR-10 in about 20 minutes on a 2-core CPU (measured numbers are in the README).
+    /// * `paper`: width 1, 100 epochs, batch 500, warm-up 5 (REPAIR's recipe).
+    pub fn apply(self, cfg: &mut TrainConfig) {
+        match self {
+            Scale::Smoke => {
+                cfg.width = 0.125;
+                cfg.epochs = 2;
+                cfg.warmup_epochs = 0.5;
+                cfg.batch_size = 100;
+                cfg.eval_batch_size = 500;
+                cfg.subset = Some(1000);
+                cfg.test_subset = Some(500);
+            }
+            Scale::Cpu => {
+                cfg.width = 0.25;
+                cfg.epochs = 12;
+                cfg.warmup_epochs = 1.0;
+                cfg.batch_size = 500;
+            }
+            Scale::Paper => {
+                cfg.width = 1.0;
+                cfg.epochs = 100;
+                cfg.warmup_epochs = 5.0;
+                cfg.batch_size = 500;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_repairs_recipe() {
+        let c = TrainConfig::default();
+        assert_eq!((c.lr, c.momentum, c.weight_decay, c.batch_size, c.epochs), (0.08, 0.9, 5e-4, 500, 100));
+        assert_eq!(c.warmup_epochs, 5.0);
+        assert!(c.flip_augmentation);
+        assert_eq!(c.crop_padding, 4);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn out_of_range_hyperparameters_are_rejected() {
+        let base = TrainConfig::default();
+        for bad in [
+            TrainConfig { epochs: 0, ..base.clone() },
+            TrainConfig { lr: f64::NAN, ..base.clone() },
+            TrainConfig { momentum: 1.0, ..base.clone() },
+            TrainConfig { width: -1.0, ..base.clone() },
+            TrainConfig { subset: Some(0), ..base.clone() },
+            TrainConfig { invariance_loss: -0.1, ..base.clone() },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+}

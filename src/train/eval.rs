@@ -1,0 +1,63 @@
+//! Evaluation: accuracy, loss and flip invariance of a network on a dataset.
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::module::Module;
+use burn::tensor::Device;
+use indicatif::ProgressBar;
+use serde::{Deserialize, Serialize};
+
+use crate::batches::Loader;
+use crate::data::Dataset;
+use crate::group::D4;
+use crate::nets::Vgg;
+
+/// Test-set metrics of one network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalMetrics {
+    /// Images evaluated.
+    pub images: usize,
+    /// Share of images classified correctly.
+    pub accuracy: f64,
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Share of images whose predicted class is unchanged by a horizontal flip.
+    pub flip_agreement: f64,
+    /// Mean over images of ‖f(x) − f(hflip x)‖ / ‖f(x)‖ (logits).
+    pub relative_logit_change: f64,
+}
+
+/// Evaluate `model` (in inference mode, no autodiff) on the first `limit` images of `ds`.
+pub fn evaluate(model: &Vgg, ds: &Dataset, batch_size: usize, limit: Option<usize>, device: &Device, progress: &ProgressBar) -> EvalMetrics {
+    evaluate_on(model, &Loader::ordered(ds, batch_size).limit(limit), device, progress)
+}
+
+/// Evaluate `model` (in inference mode, no autodiff) on every batch of `loader`.
+pub fn evaluate_on(model: &Vgg, loader: &Loader, device: &Device, progress: &ProgressBar) -> EvalMetrics {
+    let model = model.valid();
+    let device = device.clone().inner();
+    let ce = CrossEntropyLossConfig::new().init(&device);
+    let (mut n, mut correct, mut agree, mut loss_sum, mut rel_sum) = (0usize, 0i64, 0i64, 0f64, 0f64);
+    for (x, y) in loader.iter(0, &device) {
+        let b = y.dims()[0];
+        let logits = model.forward(x.clone());
+        let flipped = model.forward(D4::HFLIP.apply(x));
+        let pred = logits.clone().argmax(1).reshape([b]);
+        let pred_f = flipped.clone().argmax(1).reshape([b]);
+        correct += pred.clone().equal(y.clone()).int().sum().into_scalar::<i64>();
+        agree += pred.equal(pred_f).int().sum().into_scalar::<i64>();
+        loss_sum += ce.forward(logits.clone(), y).into_scalar::<f32>() as f64 * b as f64;
+        let diff = (logits.clone() - flipped).powi_scalar(2).sum_dim(1).sqrt();
+        let norm_f = logits.powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
+        rel_sum += (diff / norm_f).sum().into_scalar::<f32>() as f64;
+        n += b;
+        progress.inc(b as u64);
+    }
+    let nf = n.max(1) as f64;
+    EvalMetrics {
+        images: n,
+        accuracy: correct as f64 / nf,
+        loss: loss_sum / nf,
+        flip_agreement: agree as f64 / nf,
+        relative_logit_change: rel_sum / nf,
+    }
+}

@@ -1,0 +1,17 @@
+//! Training VGG nets with REPAIR's recipe: SGD with momentum and weight decay, per-iteration
+//! warm-up and linear decay, crop/flip augmentation, an optional invariance loss, per-epoch
+//! evaluation, atomic checkpoints and exact resume.
+
+mod checkpoint;
+mod config;
+mod error;
+mod eval;
+mod fit;
+mod schedule;
+
+pub use checkpoint::{Checkpoint, CheckpointMeta, DatasetInfo, EpochRecord};
+pub use config::{ConfigError, ModelKind, Scale, TrainConfig};
+pub use error::TrainError;
+pub use eval::{EvalMetrics, evaluate, evaluate_on};
+pub use fit::{TrainOptions, TrainSummary, train};
+pub use schedule::lr_at;
