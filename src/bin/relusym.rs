@@ -183,6 +183,9 @@ struct TrainArgs {
     /// Continue an interrupted run from its last finished epoch.
     #[arg(long)]
     resume: bool,
+    /// Stop (resumably) after this many epochs in total; continue later with --resume.
+    #[arg(long)]
+    stop_after: Option<usize>,
     /// Print one JSON object with the result on stdout.
     #[arg(long)]
     json: bool,
@@ -292,7 +295,7 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             splits.test.len, cfg.epochs, device.description
         );
     }
-    let opts = TrainOptions { out: a.out.clone(), resume: a.resume, progress: !a.json, log_epochs: !a.json };
+    let opts = TrainOptions { out: a.out.clone(), resume: a.resume, progress: !a.json, log_epochs: !a.json, stop_after: a.stop_after };
     let summary = train::train(&cfg, &splits, info, &device, &opts)
         .with_context(|| format!("training into {}", a.out.display()))?;
     if a.json {

@@ -24,6 +24,25 @@ impl ParamInit {
         Param::from_tensor(init_uniform(&mut self.rng, shape, bound, device))
     }
 
+    /// `N(0, std²)` values of the given shape as a trainable parameter.
+    pub fn normal<const D: usize>(&mut self, shape: [usize; D], std: f64, device: &Device) -> Param<Tensor<D>> {
+        let n: usize = shape.iter().product();
+        let values: Vec<f32> = (0..n)
+            .map(|_| {
+                // Box–Muller from two uniforms in (0, 1]
+                let u1: f64 = 1.0 - self.rng.random::<f64>();
+                let u2: f64 = self.rng.random::<f64>();
+                ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * std) as f32
+            })
+            .collect();
+        Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
+    }
+
+    /// All zeros as a trainable parameter.
+    pub fn zeros<const D: usize>(&mut self, shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
+        Param::from_tensor(Tensor::zeros(shape, device))
+    }
+
     /// PyTorch's default for conv and linear layers (Kaiming uniform with a = √5):
     /// weights and biases `U(-1/√fan_in, 1/√fan_in)`.
     pub fn torch_default<const D: usize>(&mut self, shape: [usize; D], fan_in: usize, device: &Device) -> Param<Tensor<D>> {

@@ -101,7 +101,12 @@ impl VggConfig {
         out
     }
 
-    /// A freshly initialised network (PyTorch's default init, drawn on the host from `seed`).
+    /// A freshly initialised network, drawn on the host from `seed`.
+    ///
+    /// torchvision's VGG initialisation: conv weights Kaiming-normal (fan-out, ReLU gain,
+    /// std = √(2 / (9·C_out))), conv biases 0, classifier weights N(0, 0.01²), bias 0. PyTorch's
+    /// layer default (uniform ±1/√fan_in) shrinks the signal by about √6 per layer, and a
+    /// BatchNorm-free VGG11 then sits at chance for several epochs — too long for short presets.
     pub fn init(&self, device: &Device, seed: u64) -> Result<Vgg, VggError> {
         self.validate()?;
         let mut rng = ParamInit::new(seed);
@@ -110,10 +115,10 @@ impl VggConfig {
         let mut norms = Vec::new();
         let mut c_in = self.in_channels;
         for &c_out in &channels {
-            let fan_in = c_in * 9;
+            let std = (2.0 / (9.0 * c_out as f64)).sqrt();
             convs.push(Conv2d {
-                weight: rng.torch_default([c_out, c_in, 3, 3], fan_in, device),
-                bias: Some(rng.torch_default([c_out], fan_in, device)),
+                weight: rng.normal([c_out, c_in, 3, 3], std, device),
+                bias: Some(rng.zeros([c_out], device)),
                 stride: [1, 1],
                 kernel_size: [3, 3],
                 dilation: [1, 1],
@@ -126,8 +131,8 @@ impl VggConfig {
             c_in = c_out;
         }
         let head = Linear {
-            weight: rng.torch_default([c_in, self.num_classes], c_in, device),
-            bias: Some(rng.torch_default([self.num_classes], c_in, device)),
+            weight: rng.normal([c_in, self.num_classes], 0.01, device),
+            bias: Some(rng.zeros([self.num_classes], device)),
         };
         Ok(Vgg {
             convs,

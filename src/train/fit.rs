@@ -34,6 +34,9 @@ pub struct TrainOptions {
     pub progress: bool,
     /// Print one line per epoch to stderr.
     pub log_epochs: bool,
+    /// Stop (resumably) once this many epochs are done in total, e.g. to split a long run
+    /// across sessions; `None` trains to the end.
+    pub stop_after: Option<usize>,
 }
 
 /// What a finished run reports.
@@ -43,7 +46,7 @@ pub struct TrainSummary {
     pub out: std::path::PathBuf,
     /// Device description.
     pub device: String,
-    /// Epochs trained in total.
+    /// Epochs done in total (less than configured when stopped early with `stop_after`).
     pub epochs: usize,
     /// Final test metrics.
     pub test: EvalMetrics,
@@ -125,7 +128,8 @@ pub fn train(
     let started = Instant::now();
     let (c, h, w) = (train_set.channels, train_set.height, train_set.width);
 
-    for epoch in start_epoch..cfg.epochs {
+    let end_epoch = opts.stop_after.map_or(cfg.epochs, |s| s.min(cfg.epochs));
+    for epoch in start_epoch..end_epoch {
         let epoch_start = Instant::now();
         let plan = BatchPlan::new(train_set.len, cfg.batch_size, cfg.seed, epoch as u64, true, false);
         let batches: Vec<Vec<usize>> = plan.batches().collect();
@@ -235,7 +239,7 @@ pub fn train(
     Ok(TrainSummary {
         out: opts.out.clone(),
         device: device.description.clone(),
-        epochs: cfg.epochs,
+        epochs: end_epoch.max(start_epoch),
         test,
         wall_s: elapsed0 + started.elapsed().as_secs_f64(),
         resumed_from_epoch,

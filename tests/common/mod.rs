@@ -1,0 +1,59 @@
+//! Shared fixtures for the integration tests: a tiny synthetic task and nets trained on it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use relu_symmetries::data::{DatasetInfo, DatasetKind, Splits, SyntheticSpec};
+use relu_symmetries::device::DeviceChoice;
+use relu_symmetries::nets::Vgg;
+use relu_symmetries::train::{Checkpoint, ModelKind, TrainConfig, TrainOptions, TrainSummary, train};
+
+/// A small flip-symmetric synthetic dataset (RGB 32×32, 10 classes).
+pub fn tiny_splits(n_train: usize, n_test: usize, seed: u64) -> Splits {
+    SyntheticSpec { n_train, n_test, seed, ..SyntheticSpec::default() }.generate()
+}
+
+/// Dataset description for checkpoints of `splits`.
+pub fn info(splits: &Splits) -> DatasetInfo {
+    DatasetInfo::describe(DatasetKind::Synthetic, None, splits)
+}
+
+/// A fresh temporary directory, unique per test.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("relusym-it-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A quick training configuration on the synthetic task.
+pub fn quick_config(model: ModelKind, epochs: usize, seed: u64) -> TrainConfig {
+    TrainConfig {
+        model,
+        width: 0.125,
+        epochs,
+        batch_size: 50,
+        eval_batch_size: 250,
+        lr: 0.05,
+        warmup_epochs: 0.5,
+        seed,
+        ..TrainConfig::default()
+    }
+}
+
+/// Train on `splits` into `dir` on the CPU.
+pub fn quick_train(cfg: &TrainConfig, splits: &Splits, dir: &Path, resume: bool) -> TrainSummary {
+    let opts = TrainOptions { out: dir.to_path_buf(), resume, progress: false, log_epochs: false, stop_after: None };
+    train(cfg, splits, info(splits), &DeviceChoice::Cpu.resolve(), &opts).expect("training runs")
+}
+
+/// A net trained for a few epochs on the synthetic task.
+pub fn trained_net(model: ModelKind, seed: u64, tag: &str) -> (Vgg, Splits) {
+    let splits = tiny_splits(600, 250, 11);
+    let dir = temp_dir(tag);
+    quick_train(&quick_config(model, 3, seed), &splits, &dir, false);
+    let net = Checkpoint::open(&dir).unwrap().load_model(&Device::flex()).unwrap();
+    (net, splits)
+}

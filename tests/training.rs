@@ -1,0 +1,101 @@
+//! Training: reproducibility, resume, learning, checkpoints.
+
+mod common;
+
+use burn::tensor::Device;
+use common::*;
+use relu_symmetries::train::{Checkpoint, ModelKind, TrainConfig, TrainError};
+
+#[test]
+fn same_seed_and_device_give_identical_weights_on_cpu() {
+    let splits = tiny_splits(200, 50, 1);
+    let cfg = quick_config(ModelKind::Vgg11Bn, 1, 5);
+    let (d1, d2) = (temp_dir("repro-1"), temp_dir("repro-2"));
+    quick_train(&cfg, &splits, &d1, false);
+    quick_train(&cfg, &splits, &d2, false);
+    let device = Device::flex();
+    let a = Checkpoint::open(&d1).unwrap().load_model(&device).unwrap().to_params();
+    let b = Checkpoint::open(&d2).unwrap().load_model(&device).unwrap().to_params();
+    assert_eq!(a, b, "two runs with the same seed differ");
+    let d3 = temp_dir("repro-3");
+    quick_train(&TrainConfig { seed: 6, ..cfg }, &splits, &d3, false);
+    let c = Checkpoint::open(&d3).unwrap().load_model(&device).unwrap().to_params();
+    assert_ne!(a, c, "a different seed should give different weights");
+}
+
+#[test]
+fn resume_continues_to_the_same_weights_as_an_uninterrupted_run() {
+    let splits = tiny_splits(150, 50, 2);
+    let cfg = quick_config(ModelKind::Vgg11Bn, 2, 3);
+    let (d_full, d_split) = (temp_dir("resume-full"), temp_dir("resume-split"));
+    quick_train(&cfg, &splits, &d_full, false);
+    let cpu = relu_symmetries::device::DeviceChoice::Cpu.resolve();
+    let stop = |resume, stop_after| relu_symmetries::train::TrainOptions {
+        out: d_split.clone(), resume, progress: false, log_epochs: false, stop_after,
+    };
+    let first = relu_symmetries::train::train(&cfg, &splits, info(&splits), &cpu, &stop(false, Some(1))).unwrap();
+    assert_eq!(first.epochs, 1);
+    let second = relu_symmetries::train::train(&cfg, &splits, info(&splits), &cpu, &stop(true, None)).unwrap();
+    assert_eq!(second.resumed_from_epoch, Some(1));
+    let device = Device::flex();
+    let a = Checkpoint::open(&d_full).unwrap().load_model(&device).unwrap().to_params();
+    let ck = Checkpoint::open(&d_split).unwrap();
+    assert_eq!(a, ck.load_model(&device).unwrap().to_params(), "resumed run differs from the uninterrupted one");
+    assert_eq!(ck.metrics().unwrap().len(), 2);
+    // resuming a finished run trains nothing and reports the saved model
+    let again = relu_symmetries::train::train(&cfg, &splits, info(&splits), &cpu, &stop(true, None)).unwrap();
+    assert_eq!(again.resumed_from_epoch, Some(2));
+    assert_eq!(again.test.accuracy, second.test.accuracy);
+}
+
+#[test]
+fn training_learns_the_synthetic_task_and_logs_every_epoch() {
+    let splits = tiny_splits(600, 250, 3);
+    let dir = temp_dir("learns");
+    let s = quick_train(&quick_config(ModelKind::Vgg11Bn, 3, 0), &splits, &dir, false);
+    assert!(s.test.accuracy > 0.5, "accuracy {} after 3 epochs", s.test.accuracy);
+    let ck = Checkpoint::open(&dir).unwrap();
+    let m = ck.metrics().unwrap();
+    assert_eq!(m.iter().map(|r| r.epoch).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert!(m[2].train_loss < m[0].train_loss);
+    assert_eq!(ck.meta.train.seed, 0);
+    assert!(dir.join("model.bpk").exists() && dir.join("resume/state.json").exists());
+}
+
+#[test]
+fn invariance_loss_makes_the_net_more_flip_invariant() {
+    let splits = tiny_splits(400, 250, 4);
+    let base = TrainConfig { flip_augmentation: false, ..quick_config(ModelKind::Vgg11Bn, 2, 1) };
+    let plain = quick_train(&base, &splits, &temp_dir("inv-0"), false);
+    let inv = quick_train(&TrainConfig { invariance_loss: 1.0, ..base }, &splits, &temp_dir("inv-1"), false);
+    assert!(
+        inv.test.relative_logit_change < plain.test.relative_logit_change,
+        "relative logit change with invariance loss {} vs without {}",
+        inv.test.relative_logit_change,
+        plain.test.relative_logit_change
+    );
+}
+
+#[test]
+fn resume_with_other_hyperparameters_is_refused() {
+    let splits = tiny_splits(100, 50, 5);
+    let dir = temp_dir("resume-mismatch");
+    quick_train(&quick_config(ModelKind::Vgg11, 1, 0), &splits, &dir, false);
+    let opts = relu_symmetries::train::TrainOptions { out: dir.clone(), resume: true, progress: false, log_epochs: false, stop_after: None };
+    let other = quick_config(ModelKind::Vgg11, 1, 9);
+    let err = relu_symmetries::train::train(&other, &splits, info(&splits), &relu_symmetries::device::DeviceChoice::Cpu.resolve(), &opts).unwrap_err();
+    assert!(matches!(err, TrainError::Mismatch { .. }), "{err}");
+}
+
+#[test]
+fn corrupt_checkpoint_is_an_error_naming_the_file() {
+    let splits = tiny_splits(100, 50, 6);
+    let dir = temp_dir("corrupt");
+    quick_train(&quick_config(ModelKind::Vgg11, 1, 0), &splits, &dir, false);
+    std::fs::write(dir.join("model.bpk"), b"not a burnpack").unwrap();
+    let err = Checkpoint::open(&dir).unwrap().load_model(&Device::flex()).unwrap_err().to_string();
+    assert!(err.contains("model.bpk"), "{err}");
+    std::fs::write(dir.join("config.json"), b"{").unwrap();
+    let err = Checkpoint::open(&dir).unwrap_err().to_string();
+    assert!(err.contains("config.json"), "{err}");
+}
