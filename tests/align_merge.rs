@@ -214,3 +214,21 @@ fn gcnn_and_ordinary_barriers_run_through_one_code_path() {
     // the synthetic task is flip-invariant, so the flipped net is as accurate as the net
     assert!((gcnn.curve[2].metrics.accuracy - gcnn.curve[0].metrics.accuracy).abs() < 0.1);
 }
+
+/// A GCNN is its own aligned flipped copy: barrier 0, and the matching finds involutions.
+#[test]
+fn gcnn_has_zero_gcnn_barrier_and_involutive_alignments() {
+    let (g, splits) = trained_net(ModelKind::Gcnn, 2, "gcnn-barrier");
+    let device = Device::flex();
+    for method in [Method::Weight, Method::Activation] {
+        let cfg = MergeConfig { method, alphas: vec![0.0, 0.5, 1.0], stats_images: 400, batch_size: 200, ..MergeConfig::default() };
+        let out = merge_experiment(&g, &g.flipped(), &cfg, &splits, &device, false).unwrap();
+        assert!(out.alignment.perms.iter().all(|p| p.is_involution()), "{method:?}: non-involution found");
+        let b = out.barriers.midpoint_accuracy.unwrap();
+        assert!(b.abs() < 1e-9 || (method == Method::Activation && b.abs() < 0.02), "{method:?}: GCNN barrier {b}");
+        let eq = relu_symmetries::experiments::merge::equivariance_report(&g, &out.alignment).unwrap();
+        if method == Method::Weight {
+            assert!(eq.iter().all(|l| l.relative_error < 1e-5), "{eq:?}");
+        }
+    }
+}

@@ -4,11 +4,13 @@
 //! pooling sit) so that permutation specs and activation statistics are derived from the model,
 //! never written by hand.
 
+mod gcnn;
 mod init;
 mod params;
 mod structure;
 mod vgg;
 
+pub use gcnn::{FlipLayout, GcnnConfig, GcnnVgg};
 pub use init::{ParamInit, init_uniform};
 pub use params::{ParamMap, array_to_tensor, replace_param, tensor_to_array};
 pub use structure::{HiddenSpace, LayerKind, ParamAxes, Structure};

@@ -185,7 +185,7 @@ impl Checkpoint {
     }
 
     /// Save what `--resume` needs after `epoch` finished at iteration `step`.
-    pub(crate) fn save_resume(&self, model: &Vgg, optim: &ModuleOptimizer, epoch: usize, step: usize, elapsed_s: f64) -> Result<(), TrainError> {
+    pub(crate) fn save_resume<M: Module>(&self, model: &M, optim: &ModuleOptimizer, epoch: usize, step: usize, elapsed_s: f64) -> Result<(), TrainError> {
         let dir = self.dir.join("resume");
         let (m, o) = (format!("model-e{epoch}.bpk"), format!("optimizer-e{epoch}.bpk"));
         save_module(model, &dir.join(&m))?;
@@ -214,15 +214,16 @@ impl Checkpoint {
         read_json(&path).map(Some)
     }
 
-    /// Load the last resumable state: (model, optimizer, finished epoch, step, elapsed seconds).
-    pub(crate) fn load_resume(
+    /// Load the last resumable state into `model` (which fixes the structure): (model, optimizer,
+    /// finished epoch, step, elapsed seconds).
+    pub(crate) fn load_resume<M: Module>(
         &self,
-        device: &Device,
+        model: M,
         optim: ModuleOptimizer,
-    ) -> Result<Option<(Vgg, ModuleOptimizer, usize, usize, f64)>, TrainError> {
+    ) -> Result<Option<(M, ModuleOptimizer, usize, usize, f64)>, TrainError> {
         let Some(state) = self.resume_state()? else { return Ok(None) };
         let dir = self.dir.join("resume");
-        let model = load_module(self.empty_model(device)?, &dir.join(&state.model))?;
+        let model = load_module(model, &dir.join(&state.model))?;
         let opath = dir.join(&state.optimizer);
         let optim = optim
             .load(&opath)

@@ -12,12 +12,21 @@ pub enum ModelKind {
     Vgg11,
     /// VGG11 with BatchNorm after every conv.
     Vgg11Bn,
+    /// VGG11 that is flip-equivariant by construction (mirror-pair channels), no BatchNorm.
+    Gcnn,
+    /// The flip-equivariant VGG11 with BatchNorm.
+    GcnnBn,
 }
 
 impl ModelKind {
     /// Whether the model has BatchNorm.
     pub fn batch_norm(self) -> bool {
-        matches!(self, ModelKind::Vgg11Bn)
+        matches!(self, ModelKind::Vgg11Bn | ModelKind::GcnnBn)
+    }
+
+    /// Whether the model is the flip-equivariant GCNN.
+    pub fn is_gcnn(self) -> bool {
+        matches!(self, ModelKind::Gcnn | ModelKind::GcnnBn)
     }
 }
 
@@ -68,6 +77,13 @@ pub struct TrainConfig {
     pub test_subset: Option<usize>,
     /// Evaluate every `k` epochs (and always after the last). Default 1.
     pub eval_every: usize,
+    /// GCNN models: share of each layer's channels that are self-symmetric. Default 0.25.
+    #[serde(default = "default_self_fraction")]
+    pub gcnn_self_fraction: f64,
+}
+
+fn default_self_fraction() -> f64 {
+    0.25
 }
 
 impl Default for TrainConfig {
@@ -89,6 +105,7 @@ impl Default for TrainConfig {
             subset: None,
             test_subset: None,
             eval_every: 1,
+            gcnn_self_fraction: default_self_fraction(),
         }
     }
 }
@@ -129,7 +146,15 @@ impl TrainConfig {
         if self.eval_every == 0 {
             return bad("eval-every must be at least 1");
         }
+        if !(0.0..=1.0).contains(&self.gcnn_self_fraction) {
+            return bad("the GCNN self-symmetric fraction must be in [0, 1]");
+        }
         self.vgg(3, 10).validate().map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The GCNN configuration (for GCNN models).
+    pub fn gcnn(&self, in_channels: usize, num_classes: usize) -> crate::nets::GcnnConfig {
+        crate::nets::GcnnConfig { vgg: self.vgg(in_channels, num_classes), self_fraction: self.gcnn_self_fraction }
     }
 
     /// The network configuration for a dataset with `in_channels` and `num_classes`.

@@ -20,7 +20,8 @@ use super::{TrainConfig, TrainError};
 use crate::data::{Augment, BatchPlan, Normalize, Splits, fill_batch};
 use crate::device::ChosenDevice;
 use crate::group::D4;
-use crate::nets::Vgg;
+use crate::nets::{GcnnVgg, Vgg};
+use super::net::TrainableNet;
 use crate::provenance::git_revision;
 
 /// How to run a training job (everything that is not a hyperparameter).
@@ -73,6 +74,20 @@ pub fn train(
     device: &ChosenDevice,
     opts: &TrainOptions,
 ) -> Result<TrainSummary, TrainError> {
+    if cfg.model.is_gcnn() {
+        train_net::<GcnnVgg>(cfg, splits, dataset, device, opts)
+    } else {
+        train_net::<Vgg>(cfg, splits, dataset, device, opts)
+    }
+}
+
+fn train_net<M: TrainableNet>(
+    cfg: &TrainConfig,
+    splits: &Splits,
+    dataset: DatasetInfo,
+    device: &ChosenDevice,
+    opts: &TrainOptions,
+) -> Result<TrainSummary, TrainError> {
     cfg.validate()?;
     let train_set = Arc::new(match cfg.subset {
         Some(n) if n < splits.train.len => splits.train.subset(n, cfg.seed),
@@ -94,7 +109,7 @@ pub fn train(
         .with_momentum(Some(MomentumConfig { momentum: cfg.momentum, dampening: 0.0, nesterov: false }))
         .with_weight_decay((cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32)))
         .init();
-    let mut model: Vgg = net_cfg.init(&ad, cfg.seed)?;
+    let mut model = M::build(cfg, train_set.channels, train_set.classes.len(), &ad)?;
     let (mut start_epoch, mut step, mut elapsed0) = (0usize, 0usize, 0f64);
     let mut records = Vec::new();
     let mut resumed_from_epoch = None;
@@ -108,7 +123,7 @@ pub fn train(
                 message: "--resume with a configuration different from the checkpoint's; pass the same flags or a new --out".into(),
             });
         }
-        if let Some((m, o, epoch, s, el)) = ckpt.load_resume(&ad, optim.clone())? {
+        if let Some((m, o, epoch, s, el)) = ckpt.load_resume(model.clone(), optim.clone())? {
             (model, optim, start_epoch, step, elapsed0) = (m, o, epoch, s, el);
             resumed_from_epoch = Some(epoch);
             records = ckpt.metrics()?;
@@ -159,12 +174,12 @@ pub fn train(
             let x = Tensor::<4>::from_data(TensorData::new(xs, [n, c, h, w]), &ad);
             let y = Tensor::<1, Int>::from_data(TensorData::new(ys, [n]), &ad);
             let (logits, inv) = if cfg.invariance_loss > 0.0 {
-                let both = model.forward(Tensor::cat(vec![x.clone(), D4::HFLIP.apply(x)], 0));
+                let both = model.logits(Tensor::cat(vec![x.clone(), D4::HFLIP.apply(x)], 0));
                 let (a, b) = (both.clone().narrow(0, 0, n), both.narrow(0, n, n));
                 let inv = (a.clone() - b).powi_scalar(2).sum_dim(1).mean();
                 (a, Some(inv))
             } else {
-                (model.forward(x), None)
+                (model.logits(x), None)
             };
             let ce = loss_fn.forward(logits.clone(), y.clone());
             let ce_value = ce.clone().into_scalar::<f32>();
@@ -197,7 +212,7 @@ pub fn train(
         if last || (epoch + 1) % cfg.eval_every == 0 {
             let eb = bar(cfg.test_subset.unwrap_or(test_set.len).min(test_set.len) as u64, opts.progress,
                 "evaluate {bar:30} {pos}/{len} [{elapsed}<{eta}]");
-            let m = evaluate(&model, test_set, cfg.eval_batch_size, cfg.test_subset, &device.device, &eb);
+            let m = evaluate(&model.export(), test_set, cfg.eval_batch_size, cfg.test_subset, &device.device, &eb);
             eb.finish_and_clear();
             last_metrics = last.then(|| m.clone());
             let rec = EpochRecord {
@@ -224,7 +239,7 @@ pub fn train(
             records.push(rec);
             ckpt.write_metrics(&records)?;
         }
-        ckpt.save_model(&model)?;
+        ckpt.save_model(&model.export())?;
         ckpt.save_resume(&model, &optim, epoch + 1, step, elapsed0 + started.elapsed().as_secs_f64())?;
     }
 

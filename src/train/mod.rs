@@ -7,11 +7,13 @@ mod config;
 mod error;
 mod eval;
 mod fit;
+mod net;
 mod schedule;
 
 pub use checkpoint::{Checkpoint, CheckpointMeta, DatasetInfo, EpochRecord};
 pub use config::{ConfigError, ModelKind, Scale, TrainConfig};
 pub use error::TrainError;
 pub use eval::{EvalMetrics, evaluate, evaluate_on};
+pub use net::TrainableNet;
 pub use fit::{TrainOptions, TrainSummary, train};
 pub use schedule::lr_at;
