@@ -76,9 +76,11 @@ impl GcnnConfig {
         self.vgg.conv_channels().into_iter().map(|c| FlipLayout::split(c, self.self_fraction)).collect()
     }
 
-    /// A freshly initialised GCNN (free parameters drawn as the plain VGG's).
+    /// A freshly initialised GCNN: free parameters drawn as the plain VGG's, conv weights scaled
+    /// by √2 so that the projection ½(V + mirror(V)) of independent halves keeps the plain VGG's
+    /// weight variance (otherwise the signal shrinks by √2 per layer).
     pub fn init(&self, device: &Device, seed: u64) -> Result<GcnnVgg, VggError> {
-        let free = self.vgg.init(device, seed)?;
+        let free = self.vgg.init_with_gain(device, seed, std::f64::consts::SQRT_2)?;
         let layouts = self.layouts();
         Ok(GcnnVgg { free, layouts })
     }

@@ -108,6 +108,11 @@ impl VggConfig {
     /// layer default (uniform ±1/√fan_in) shrinks the signal by about √6 per layer, and a
     /// BatchNorm-free VGG11 then sits at chance for several epochs — too long for short presets.
     pub fn init(&self, device: &Device, seed: u64) -> Result<Vgg, VggError> {
+        self.init_with_gain(device, seed, 1.0)
+    }
+
+    /// As [`VggConfig::init`], with every conv weight's standard deviation multiplied by `gain`.
+    pub fn init_with_gain(&self, device: &Device, seed: u64, gain: f64) -> Result<Vgg, VggError> {
         self.validate()?;
         let mut rng = ParamInit::new(seed);
         let channels = self.conv_channels();
@@ -115,7 +120,7 @@ impl VggConfig {
         let mut norms = Vec::new();
         let mut c_in = self.in_channels;
         for &c_out in &channels {
-            let std = (2.0 / (9.0 * c_out as f64)).sqrt();
+            let std = gain * (2.0 / (9.0 * c_out as f64)).sqrt();
             convs.push(Conv2d {
                 weight: rng.normal([c_out, c_in, 3, 3], std, device),
                 bias: Some(rng.zeros([c_out], device)),
