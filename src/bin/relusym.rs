@@ -35,6 +35,28 @@ enum Command {
     Merge(MergeArgs),
     /// Run the paper's theory results (lemma, counterexamples, positive cases, symmetrisation).
     Theory(TheoryArgs),
+    /// Train ReLU MLPs on a reversal-invariant task with/without augmentation and measure how
+    /// close they are to layerwise equivariant.
+    MlpConjecture(MlpArgs),
+}
+
+#[derive(Args)]
+struct MlpArgs {
+    /// Seeds (one student per seed and variant).
+    #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
+    seeds: Vec<u64>,
+    /// SGD steps per student.
+    #[arg(long, default_value_t = 20000)]
+    steps: usize,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 5e-4)]
+    weight_decay: f64,
+    /// Output directory for the table.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -250,6 +272,7 @@ fn main() -> Result<()> {
         Command::Align(a) => cmd_align(a),
         Command::Merge(a) => cmd_merge(a),
         Command::Theory(a) => cmd_theory(a),
+        Command::MlpConjecture(a) => cmd_mlp(a),
     }
 }
 
@@ -595,6 +618,37 @@ fn cmd_theory(a: TheoryArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         print!("{report}");
+    }
+    Ok(())
+}
+
+fn cmd_mlp(a: MlpArgs) -> Result<()> {
+    use relu_symmetries::experiments::mlp_conjecture::{MlpConjectureConfig, mlp_conjecture};
+    let cfg = MlpConjectureConfig { seeds: a.seeds.clone(), steps: a.steps, weight_decay: a.weight_decay, ..MlpConjectureConfig::default() };
+    let t = std::time::Instant::now();
+    let rows = mlp_conjecture(&cfg)?;
+    if let Some(out) = &a.out {
+        let layers = rows.first().map_or(0, |r| r.layer_errors.len());
+        let mut t = Table::new()
+            .col("variant", "", Values::Str(rows.iter().map(|r| r.variant.clone()).collect()))
+            .col("seed", "", Values::I64(rows.iter().map(|r| r.seed as i64).collect()))
+            .col("test_mse", "squared target units", Values::F64(rows.iter().map(|r| r.test_mse).collect()))
+            .col("invariance_error", "fraction of target std", Values::F64(rows.iter().map(|r| r.invariance_error).collect()))
+            .col("involutions", "", Values::Bool(rows.iter().map(|r| r.involutions).collect()));
+        for l in 0..layers {
+            t = t.col(&format!("layer{l}_error"), "relative Frobenius", Values::F64(rows.iter().map(|r| r.layer_errors[l]).collect()));
+            t = t.col(&format!("layer{l}_unaligned"), "relative Frobenius", Values::F64(rows.iter().map(|r| r.unaligned_errors[l]).collect()));
+        }
+        t.write(out, "mlp_conjecture", &json!({ "config": cfg, "git_revision": relu_symmetries::provenance::git_revision(), "device": "flex (CPU)" }))?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&json!({ "command": "mlp-conjecture", "config": cfg, "rows": rows, "seconds": t.elapsed().as_secs_f64() }))?);
+    } else {
+        println!("{:<7} {:>4} {:>9} {:>10} {:>24} {:>24} {:>6}", "variant", "seed", "test mse", "invariance", "layer errors (aligned)", "layer errors (P = I)", "invol");
+        for r in &rows {
+            let f = |v: &[f64]| v.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(" ");
+            println!("{:<7} {:>4} {:>9.4} {:>10.4} {:>24} {:>24} {:>6}", r.variant, r.seed, r.test_mse, r.invariance_error, f(&r.layer_errors), f(&r.unaligned_errors), r.involutions);
+        }
     }
     Ok(())
 }

@@ -2,5 +2,8 @@
 //!
 //! * [`merge`]: align a network with its flipped self (the GCNN barrier) or with an
 //!   independently trained twin (the ordinary barrier), merge along an α grid, repair, measure.
+//! * [`mlp_conjecture`]: the MLP-sized conjecture experiment (trained invariant MLPs, how close
+//!   to layerwise equivariant).
 
 pub mod merge;
+pub mod mlp_conjecture;

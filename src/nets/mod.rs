@@ -6,11 +6,13 @@
 
 mod gcnn;
 mod init;
+mod mlp;
 mod params;
 mod structure;
 mod vgg;
 
 pub use gcnn::{FlipLayout, GcnnConfig, GcnnVgg};
+pub use mlp::Mlp;
 pub use init::{ParamInit, init_uniform};
 pub use params::{ParamMap, array_to_tensor, replace_param, tensor_to_array};
 pub use structure::{HiddenSpace, LayerKind, ParamAxes, Structure};

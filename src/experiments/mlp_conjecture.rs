@@ -1,0 +1,199 @@
+//! The MLP-sized version of the paper's conjecture: do ReLU MLPs trained to be invariant end up
+//! layerwise equivariant?
+//!
+//! Task: inputs `x ∈ R^d` with the reversal symmetry `ρ(x)_i = x_{d−1−i}` (a 1-D "flip"), an
+//! invariant regression target `y = t(x) + t(ρx)` from a fixed random teacher MLP `t`, and an
+//! input distribution `x = z + m`, `z ~ N(0, I)`, whose mean `m` (a ramp from −1 to 1) is *not*
+//! symmetric, so that without augmentation the net never sees reversed inputs. We train student
+//! MLPs with and without augmentation (each sample reversed with probability ½) and measure:
+//!
+//! * the invariance error `mean |f(x) − f(ρx)| / std(y)` on test inputs;
+//! * how close `f` is to layerwise equivariant: align the hidden neurons of the transformed net
+//!   `f∘ρ` (first-layer weights permuted by ρ) to `f` by weight matching, then per layer
+//!   `‖[W_j | b_j] − P_j [W'_j | b'_j] P_{j−1}ᵀ‖ / ‖[W_j | b_j]‖` (0 for a layerwise-equivariant net
+//!   with plain-permutation hidden representations), and whether every `P_j` is an involution;
+//! * the same for the untrained initialisation, as the baseline of "no structure".
+
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::align::{PermSpec, WeightMatchingOptions, apply_perms, weight_matching};
+use crate::merge::MergeError;
+use crate::nets::{Mlp, ParamMap};
+
+/// Settings of the experiment.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MlpConjectureConfig {
+    /// Input dimension d. Default 8.
+    pub input_dim: usize,
+    /// Student widths `[d, h, h, 1]`: the hidden widths. Default [32, 32].
+    pub hidden: Vec<usize>,
+    /// Training samples. Default 4096.
+    pub samples: usize,
+    /// SGD steps. Default 20000.
+    pub steps: usize,
+    /// Batch size. Default 128.
+    pub batch: usize,
+    /// Learning rate (momentum 0.9). Default 0.01.
+    pub lr: f64,
+    /// Seeds (one student per seed and variant). Default 0..3.
+    pub seeds: Vec<u64>,
+    /// L2 weight decay. Default 5e-4 (the CNN recipe's).
+    pub weight_decay: f64,
+}
+
+impl Default for MlpConjectureConfig {
+    fn default() -> Self {
+        Self { input_dim: 8, hidden: vec![32, 32], samples: 4096, steps: 20000, batch: 128, lr: 0.01, seeds: vec![0, 1, 2], weight_decay: 5e-4 }
+    }
+}
+
+/// One measured student.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MlpRow {
+    /// `init` (untrained), `no-aug` or `aug`.
+    pub variant: String,
+    /// Seed.
+    pub seed: u64,
+    /// Test mean squared error (in-distribution).
+    pub test_mse: f64,
+    /// mean |f(x) − f(ρx)| / std(y) on test inputs.
+    pub invariance_error: f64,
+    /// Per layer, the relative error after aligning f∘ρ to f.
+    pub layer_errors: Vec<f64>,
+    /// Per layer, the same error without alignment (P = I).
+    pub unaligned_errors: Vec<f64>,
+    /// Whether every hidden permutation found is an involution.
+    pub involutions: bool,
+}
+
+fn reverse(x: &[f32], d: usize) -> Vec<f32> {
+    x.chunks(d).flat_map(|r| r.iter().rev().copied().collect::<Vec<_>>()).collect()
+}
+
+fn tensor(v: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(v, [rows, cols]), device)
+}
+
+fn values(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32")
+}
+
+/// The transformed network f∘ρ: first-layer weight rows (inputs) reversed.
+fn transformed(params: &ParamMap) -> ParamMap {
+    let mut p = params.clone();
+    let w = p.get_mut("layers.0.weight").expect("first layer");
+    let mut r = w.clone();
+    r.invert_axis(ndarray::Axis(0));
+    *w = r;
+    p
+}
+
+fn layer_errors(a: &ParamMap, b: &ParamMap, layers: usize) -> Vec<f64> {
+    (0..layers)
+        .map(|i| {
+            let (mut num, mut den) = (0.0, 0.0);
+            for k in ["weight", "bias"] {
+                let name = format!("layers.{i}.{k}");
+                for (x, y) in a[&name].iter().zip(b[&name].iter()) {
+                    num += ((x - y) as f64).powi(2);
+                    den += (*x as f64).powi(2);
+                }
+            }
+            (num / den.max(1e-300)).sqrt()
+        })
+        .collect()
+}
+
+/// Measure a student.
+fn measure(net: &Mlp, variant: &str, seed: u64, xt: &[f32], yt: &[f32], d: usize, device: &Device) -> Result<MlpRow, MergeError> {
+    let n = yt.len();
+    let f = values(net.forward(tensor(xt.to_vec(), n, d, device)));
+    let fr = values(net.forward(tensor(reverse(xt, d), n, d, device)));
+    let mean = yt.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+    let std = (yt.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n as f64).sqrt().max(1e-12);
+    let test_mse = f.iter().zip(yt).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / n as f64;
+    let invariance_error = f.iter().zip(&fr).map(|(a, b)| ((a - b) as f64).abs()).sum::<f64>() / n as f64 / std;
+    let params = net.to_params();
+    let other = transformed(&params);
+    let spec = PermSpec::from_structure(&net.structure())?;
+    let wm = weight_matching(&params, &other, &spec, &WeightMatchingOptions { seed, ..WeightMatchingOptions::default() })?;
+    let aligned = apply_perms(&other, &spec, &wm.perms)?;
+    let layers = net.layers.len();
+    Ok(MlpRow {
+        variant: variant.to_string(),
+        seed,
+        test_mse,
+        invariance_error,
+        layer_errors: layer_errors(&params, &aligned, layers),
+        unaligned_errors: layer_errors(&params, &other, layers),
+        involutions: wm.perms.iter().all(|p| p.is_involution()),
+    })
+}
+
+/// Run the experiment: for every seed, the untrained net and students trained without and with
+/// augmentation.
+pub fn mlp_conjecture(cfg: &MlpConjectureConfig) -> Result<Vec<MlpRow>, MergeError> {
+    let device = Device::flex();
+    let d = cfg.input_dim;
+    let teacher = Mlp::new(&[d, 16, 1], &device, 12345);
+    let ramp: Vec<f32> = (0..d).map(|i| -1.0 + 2.0 * i as f32 / (d - 1).max(1) as f32).collect();
+    let sample = |n: usize, rng: &mut StdRng| -> (Vec<f32>, Vec<f32>) {
+        let x: Vec<f32> = (0..n * d)
+            .map(|k| {
+                let (u1, u2): (f64, f64) = (1.0 - rng.random::<f64>(), rng.random::<f64>());
+                ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32 + ramp[k % d]
+            })
+            .collect();
+        let t = values(teacher.forward(tensor(x.clone(), n, d, &device)));
+        let tr = values(teacher.forward(tensor(reverse(&x, d), n, d, &device)));
+        (x, t.iter().zip(&tr).map(|(a, b)| a + b).collect())
+    };
+    let mut rows = Vec::new();
+    for &seed in &cfg.seeds {
+        let mut rng = StdRng::seed_from_u64(1000 + seed);
+        let (x, y) = sample(cfg.samples, &mut rng);
+        let (xt, yt) = sample(2048, &mut rng);
+        let mut widths = vec![d];
+        widths.extend(&cfg.hidden);
+        widths.push(1);
+        let init = Mlp::new(&widths, &device, seed);
+        rows.push(measure(&init, "init", seed, &xt, &yt, d, &device)?);
+        for augment in [false, true] {
+            let ad = device.clone().autodiff();
+            let mut net = Mlp::new(&widths, &ad, seed);
+            let mut optim = SgdConfig::new()
+                .with_momentum(Some(MomentumConfig { momentum: 0.9, dampening: 0.0, nesterov: false }))
+                .with_weight_decay((cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32)))
+                .init();
+            let mut brng = StdRng::seed_from_u64(seed * 7 + augment as u64);
+            for _ in 0..cfg.steps {
+                let mut xb = Vec::with_capacity(cfg.batch * d);
+                let mut yb = Vec::with_capacity(cfg.batch);
+                for _ in 0..cfg.batch {
+                    let i = brng.random_range(0..cfg.samples);
+                    let row = &x[i * d..(i + 1) * d];
+                    if augment && brng.random::<bool>() {
+                        xb.extend(row.iter().rev());
+                    } else {
+                        xb.extend_from_slice(row);
+                    }
+                    yb.push(y[i]);
+                }
+                let pred = net.forward(tensor(xb, cfg.batch, d, &ad));
+                let loss = (pred - tensor(yb, cfg.batch, 1, &ad)).powi_scalar(2).mean();
+                let grads = GradientsParams::from_grads(loss.backward(), &net);
+                net = optim.step(cfg.lr, net, grads);
+            }
+            let trained = net.valid();
+            rows.push(measure(&trained, if augment { "aug" } else { "no-aug" }, seed, &xt, &yt, d, &device)?);
+        }
+    }
+    Ok(rows)
+}
