@@ -22,6 +22,7 @@ pub mod align;
 pub mod batches;
 pub mod bench;
 pub mod data;
+pub mod plots;
 pub mod provenance;
 pub mod stats;
 pub mod train;

@@ -13,7 +13,7 @@ use relu_symmetries::align::{
     perms_from_stats, random_perms, weight_matching,
 };
 use relu_symmetries::batches::Loader;
-use relu_symmetries::experiments::merge::{MergeConfig, Method, merge_experiment};
+use relu_symmetries::experiments::merge::{MergeConfig, Method, Partner, merge_experiment};
 use relu_symmetries::merge::{RepairMode, endpoint_pre_stats, interpolate, permute_model, repair, repair_closed_form, reset_batch_norm};
 use relu_symmetries::nets::{Vgg, VggConfig};
 use relu_symmetries::stats::ChannelStats;
@@ -126,7 +126,7 @@ fn merging_a_net_with_its_permuted_copy_is_lossless() {
     let b = permute_model(&a, &random_spec_perms(&a, 9)).unwrap();
     for method in [Method::Activation, Method::Weight] {
         let cfg = MergeConfig { method, alphas: vec![0.0, 0.5, 1.0], stats_images: 400, batch_size: 200, ..MergeConfig::default() };
-        let out = merge_experiment(&a, &b, &cfg, &splits, &Device::flex(), false).unwrap();
+        let out = merge_experiment(&a, Partner::Twin(&b), &cfg, &splits, &Device::flex(), false).unwrap();
         let acc: Vec<f64> = out.curve.iter().map(|p| p.metrics.accuracy).collect();
         assert_eq!(acc[0], acc[1], "{method:?}: merged accuracy differs from the endpoint");
         assert!(out.barriers.loss_barrier.abs() < 1e-4, "{method:?}: loss barrier {}", out.barriers.loss_barrier);
@@ -203,8 +203,8 @@ fn gcnn_and_ordinary_barriers_run_through_one_code_path() {
     let (twin, _) = trained_net(ModelKind::Vgg11Bn, 9, "barriers-b");
     let device = Device::flex();
     let cfg = MergeConfig { repair: RepairMode::BnReset, alphas: vec![0.0, 0.5, 1.0], stats_images: 400, batch_size: 200, ..MergeConfig::default() };
-    let gcnn = merge_experiment(&a, &a.flipped(), &cfg, &splits, &device, false).unwrap();
-    let ordinary = merge_experiment(&a, &twin, &cfg, &splits, &device, false).unwrap();
+    let gcnn = merge_experiment(&a, Partner::Flip, &cfg, &splits, &device, false).unwrap();
+    let ordinary = merge_experiment(&a, Partner::Twin(&twin), &cfg, &splits, &device, false).unwrap();
     for out in [&gcnn, &ordinary] {
         assert_eq!(out.curve.len(), 3);
         assert!(out.barriers.midpoint_accuracy.is_some());
@@ -213,6 +213,11 @@ fn gcnn_and_ordinary_barriers_run_through_one_code_path() {
     assert_eq!(gcnn.curve[0].metrics, ordinary.curve[0].metrics, "both start from the same net");
     // the synthetic task is flip-invariant, so the flipped net is as accurate as the net
     assert!((gcnn.curve[2].metrics.accuracy - gcnn.curve[0].metrics.accuracy).abs() < 0.1);
+    // the flip endpoint read off the α = 0 pass equals evaluating the aligned flipped net
+    let aligned = permute_model(&a.flipped(), &gcnn.alignment.perms).unwrap();
+    let direct = relu_symmetries::train::evaluate_on(&aligned, &Loader::ordered(&splits.test, 200), &device, &ProgressBar::hidden());
+    assert!((direct.accuracy - gcnn.curve[2].metrics.accuracy).abs() < 1e-9);
+    assert!((direct.loss - gcnn.curve[2].metrics.loss).abs() < 1e-4);
 }
 
 /// A GCNN is its own aligned flipped copy: barrier 0, and the matching finds involutions.
@@ -222,7 +227,7 @@ fn gcnn_has_zero_gcnn_barrier_and_involutive_alignments() {
     let device = Device::flex();
     for method in [Method::Weight, Method::Activation] {
         let cfg = MergeConfig { method, alphas: vec![0.0, 0.5, 1.0], stats_images: 400, batch_size: 200, ..MergeConfig::default() };
-        let out = merge_experiment(&g, &g.flipped(), &cfg, &splits, &device, false).unwrap();
+        let out = merge_experiment(&g, Partner::Flip, &cfg, &splits, &device, false).unwrap();
         assert!(out.alignment.perms.iter().all(|p| p.is_involution()), "{method:?}: non-involution found");
         let b = out.barriers.midpoint_accuracy.unwrap();
         assert!(b.abs() < 1e-9 || (method == Method::Activation && b.abs() < 0.02), "{method:?}: GCNN barrier {b}");

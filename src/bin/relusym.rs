@@ -38,6 +38,18 @@ enum Command {
     /// Train ReLU MLPs on a reversal-invariant task with/without augmentation and measure how
     /// close they are to layerwise equivariant.
     MlpConjecture(MlpArgs),
+    /// Export a checkpoint's weights as JSON ({name: {shape, data}}, burn layouts) for other tools.
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// Checkpoint directory.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Output JSON file.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -273,6 +285,7 @@ fn main() -> Result<()> {
         Command::Merge(a) => cmd_merge(a),
         Command::Theory(a) => cmd_theory(a),
         Command::MlpConjecture(a) => cmd_mlp(a),
+        Command::Export(a) => cmd_export(a),
     }
 }
 
@@ -553,7 +566,8 @@ fn cmd_merge(args: MergeArgs) -> Result<()> {
     let mut pair = load_pair(p)?;
     pair.cfg.repair = args.repair;
     pair.cfg.alphas = args.alphas.clone();
-    let outcome = mergex::merge_experiment(&pair.a, &pair.partner, &pair.cfg, &pair.splits, &pair.device.device, !p.json)?;
+    let partner = if p.flip { mergex::Partner::Flip } else { mergex::Partner::Twin(&pair.partner) };
+    let outcome = mergex::merge_experiment(&pair.a, partner, &pair.cfg, &pair.splits, &pair.device.device, !p.json)?;
     let kind = if p.flip { "gcnn" } else { "ordinary" };
     if let Some(out) = &p.out {
         let n = outcome.curve.len();
@@ -650,5 +664,19 @@ fn cmd_mlp(a: MlpArgs) -> Result<()> {
             println!("{:<7} {:>4} {:>9.4} {:>10.4} {:>24} {:>24} {:>6}", r.variant, r.seed, r.test_mse, r.invariance_error, f(&r.layer_errors), f(&r.unaligned_errors), r.involutions);
         }
     }
+    Ok(())
+}
+
+fn cmd_export(a: ExportArgs) -> Result<()> {
+    let ckpt = Checkpoint::open(&a.checkpoint)?;
+    let net = ckpt.load_model(&burn::tensor::Device::flex())?;
+    let params: serde_json::Map<String, serde_json::Value> = net
+        .to_params()
+        .into_iter()
+        .map(|(k, v)| (k, json!({ "shape": v.shape(), "data": v.iter().copied().collect::<Vec<f32>>() })))
+        .collect();
+    let text = serde_json::to_string(&json!({ "net": ckpt.meta.net, "params": params }))?;
+    relu_symmetries::provenance::write_atomic(&a.out, text.as_bytes()).with_context(|| format!("writing {}", a.out.display()))?;
+    eprintln!("wrote {} ({} tensors)", a.out.display(), net.to_params().len());
     Ok(())
 }

@@ -17,10 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::align::{PermSet, PermSpec, WeightMatchingOptions, activation_matching, weight_matching};
 use crate::batches::Loader;
 use crate::data::{Augment, Splits};
-use crate::merge::{MergeError, RepairMode, endpoint_pre_stats, interpolate, permute_model, repair, repair_closed_form, reset_batch_norm};
+use crate::merge::{MergeError, RepairMode, endpoint_pre_stats, interpolate, permute_model, pre_activation_stats, repair, repair_closed_form, reset_batch_norm};
 use crate::metrics::{Barriers, CurvePoint, LayerEquivariance, barriers, layerwise_equivariance, variance_ratios};
 use crate::nets::Vgg;
-use crate::stats::ChannelStats;
 use crate::train::{EvalMetrics, evaluate_on};
 
 /// How to find the permutations.
@@ -194,13 +193,30 @@ pub struct Timings {
     pub total: f64,
 }
 
-fn pre_stats(net: &Vgg, loader: &Loader, device: &Device) -> Vec<ChannelStats> {
-    endpoint_pre_stats(net, net, loader, device, &ProgressBar::hidden()).layers.into_iter().map(|p| p.a).collect()
+/// The network merged with the reference.
+#[derive(Clone, Copy, Debug)]
+pub enum Partner<'a> {
+    /// The reference's own flipped copy x ↦ f(hflip x): the GCNN barrier.
+    Flip,
+    /// An independently trained twin: the ordinary barrier.
+    Twin(&'a Vgg),
 }
 
 /// Align, merge along the α grid, repair and evaluate.
-pub fn merge_experiment(a: &Vgg, partner: &Vgg, cfg: &MergeConfig, splits: &Splits, device: &Device, show: bool) -> Result<MergeOutcome, MergeError> {
+///
+/// For the flip partner, the α = 1 endpoint (the aligned flipped net, which computes
+/// x ↦ f(hflip x) exactly) is read off the α = 0 evaluation, which already computes f(hflip x).
+pub fn merge_experiment(a: &Vgg, partner: Partner, cfg: &MergeConfig, splits: &Splits, device: &Device, show: bool) -> Result<MergeOutcome, MergeError> {
     let total = Instant::now();
+    let is_flip = matches!(partner, Partner::Flip);
+    let flipped;
+    let partner = match partner {
+        Partner::Flip => {
+            flipped = a.flipped();
+            &flipped
+        }
+        Partner::Twin(b) => b,
+    };
     if !cfg.alphas.iter().any(|&x| x == 0.0) || !cfg.alphas.iter().any(|&x| x == 1.0) {
         return Err(MergeError::NotApplicable("the α grid must contain 0 and 1".into()));
     }
@@ -224,7 +240,7 @@ pub fn merge_experiment(a: &Vgg, partner: &Vgg, cfg: &MergeConfig, splits: &Spli
     let mut alphas = cfg.alphas.clone();
     alphas.sort_by(f64::total_cmp);
     alphas.dedup();
-    let mut curve = Vec::new();
+    let mut curve: Vec<MergePoint> = Vec::new();
     let (mut ratio_before, mut ratio_after) = (Vec::new(), Vec::new());
     let eb = bar((alphas.len() * eval_loader.images()) as u64, show, "evaluate");
     for &alpha in &alphas {
@@ -242,18 +258,21 @@ pub fn merge_experiment(a: &Vgg, partner: &Vgg, cfg: &MergeConfig, splits: &Spli
                 RepairMode::ClosedForm => repair_closed_form(&merged, &endpoints, alpha)?,
             };
             if (alpha - 0.5).abs() < 1e-9 && !a.has_batch_norm() {
-                ratio_before = variance_ratios(&pre_stats(&merged, &loader, device), &endpoints.layers);
+                ratio_before = variance_ratios(&pre_activation_stats(&merged, &loader, device), &endpoints.layers);
                 ratio_after = if cfg.repair == RepairMode::None {
                     ratio_before.clone()
                 } else {
-                    variance_ratios(&pre_stats(&repaired, &loader, device), &endpoints.layers)
+                    variance_ratios(&pre_activation_stats(&repaired, &loader, device), &endpoints.layers)
                 };
             }
             repaired
         };
         timings.merge_repair += t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let metrics = evaluate_on(&net, &eval_loader, device, &eb);
+        let metrics = match curve.first() {
+            Some(first) if is_flip && alpha == 1.0 => first.metrics.of_flipped(),
+            _ => evaluate_on(&net, &eval_loader, device, &eb),
+        };
         timings.evaluate += t.elapsed().as_secs_f64();
         curve.push(MergePoint { alpha, metrics });
     }

@@ -14,7 +14,7 @@ mod repair;
 
 pub use bn_reset::reset_batch_norm;
 pub use interpolate::{interpolate, permute_model};
-pub use repair::{RepairMode, RepairStats, endpoint_pre_stats, repair, repair_closed_form};
+pub use repair::{RepairMode, RepairStats, endpoint_pre_stats, pre_activation_stats, repair, repair_closed_form};
 
 /// Errors of merging.
 #[derive(Debug, thiserror::Error)]

@@ -11,15 +11,16 @@
 //! and folds the affine correction `z ↦ (z − μ) σ*/σ + μ*` into the conv: `W ← W σ*/σ`,
 //! `b ← (b − μ) σ*/σ + μ*`.
 //!
-//! * [`repair`] measures the merged network's μ, σ with a data pass per layer, front to back,
-//!   each layer seeing the already-corrected earlier layers (exact statistics).
+//! * [`repair`] measures the merged network's μ, σ layer by layer, front to back, each layer
+//!   seeing the already-corrected earlier layers (exact statistics, one forward pass in all).
 //! * [`repair_closed_form`] predicts them without touching the merged network: the merged
 //!   pre-activation is approximated by (1−α) z_a + α z_b, whose std is
 //!   √((1−α)²σ_a² + α²σ_b² + 2α(1−α) ρ σ_a σ_b) with ρ the correlation of the matched channels
 //!   (and whose mean is already μ*).
 
 use burn::module::Module;
-use burn::tensor::Device;
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::ProgressBar;
 use ndarray::Array1;
 use serde::{Deserialize, Serialize};
@@ -77,18 +78,23 @@ fn goal(stats: &PairStats, alpha: f64) -> (Array1<f64>, Array1<f64>) {
     (mean, std)
 }
 
-fn fold(params: &mut ParamMap, i: usize, mean: &Array1<f64>, std: &Array1<f64>, goal_mean: &Array1<f64>, goal_std: &Array1<f64>) {
-    let wname = format!("convs.{i}.weight");
-    let bname = format!("convs.{i}.bias");
-    let w = params.get_mut(&wname).expect("conv weight present");
-    let c = w.shape()[0];
-    let scale: Vec<f32> = (0..c).map(|k| (goal_std[k] / (std[k] + 1e-8)) as f32).collect();
+/// The per-channel affine map `z ↦ z·scale + shift` taking (mean, std) to (goal mean, goal std).
+fn correction(mean: &Array1<f64>, std: &Array1<f64>, goal_mean: &Array1<f64>, goal_std: &Array1<f64>) -> (Array1<f64>, Array1<f64>) {
+    let scale: Array1<f64> = goal_std.iter().zip(std).map(|(g, s)| g / (s + 1e-8)).collect();
+    let shift = goal_mean - &(mean * &scale);
+    (scale, shift)
+}
+
+/// Fold `z ↦ z·scale + shift` into conv `i`: `W ← W·scale`, `b ← b·scale + shift`.
+fn fold(params: &mut ParamMap, i: usize, scale: &Array1<f64>, shift: &Array1<f64>) {
+    let w = params.get_mut(&format!("convs.{i}.weight")).expect("conv weight present");
     for (k, mut row) in w.outer_iter_mut().enumerate() {
-        row.mapv_inplace(|v| v * scale[k]);
+        let f = scale[k] as f32;
+        row.mapv_inplace(|v| v * f);
     }
-    let b = params.get_mut(&bname).expect("conv bias present");
-    for k in 0..c {
-        b[[k]] = ((b[[k]] as f64 - mean[k]) * scale[k] as f64 + goal_mean[k]) as f32;
+    let b = params.get_mut(&format!("convs.{i}.bias")).expect("conv bias present");
+    for k in 0..scale.len() {
+        b[[k]] = (b[[k]] as f64 * scale[k] + shift[k]) as f32;
     }
 }
 
@@ -99,32 +105,45 @@ fn check_plain(net: &Vgg) -> Result<(), MergeError> {
     Ok(())
 }
 
-/// REPAIR with measured statistics: one data pass per conv, front to back.
+/// Pre-activation statistics of one network over one pass.
+pub fn pre_activation_stats(net: &Vgg, loader: &Loader, device: &Device) -> Vec<ChannelStats> {
+    let net = net.valid();
+    let device = device.clone().inner();
+    let n = net.convs.len();
+    let mut stats: Vec<ChannelStats> = net.conv_channels().into_iter().map(ChannelStats::new).collect();
+    for (x, _) in loader.iter(0, &device) {
+        net.forward_inspect(x, n - 1, |i, pre, _| stats[i].update(pre.clone()));
+    }
+    stats
+}
+
+/// REPAIR with measured statistics, front to back: the stream's images are kept on the device
+/// and pushed through one layer at a time, so each layer's statistics are measured exactly on the
+/// already-corrected earlier layers in a single forward pass overall.
 pub fn repair(merged: &Vgg, endpoints: &RepairStats, alpha: f64, loader: &Loader, device: &Device, progress: &ProgressBar) -> Result<Vgg, MergeError> {
     check_plain(merged)?;
     let device = device.clone().inner();
-    let mut net = merged.valid();
-    let n = net.convs.len();
-    for i in 0..n {
+    let net = merged.valid();
+    let mut params = net.to_params();
+    let mut inputs: Vec<Tensor<4>> = loader.iter(0, &device).map(|(x, _)| x).collect();
+    for i in 0..net.convs.len() {
+        let zs: Vec<Tensor<4>> = inputs.drain(..).map(|x| net.convs[i].forward(x)).collect();
         let mut s = ChannelStats::new(net.conv_channels()[i]);
-        for (x, _) in loader.iter(0, &device) {
-            net.forward_inspect(x, i, |j, pre, _| {
-                if j == i {
-                    s.update(pre.clone());
-                }
-            });
+        for z in &zs {
+            s.update(z.clone());
         }
-        progress.inc(1);
         let (gm, gs) = goal(&endpoints.layers[i], alpha);
-        let mut params = ParamMap::new();
-        let full = net.to_params();
-        for k in [format!("convs.{i}.weight"), format!("convs.{i}.bias")] {
-            params.insert(k.clone(), full[&k].clone());
-        }
-        fold(&mut params, i, &s.mean, &s.std(), &gm, &gs);
-        net = net.with_params(&params);
+        let (scale, shift) = correction(&s.mean, &s.std(), &gm, &gs);
+        fold(&mut params, i, &scale, &shift);
+        let c = scale.len();
+        let to_t = |v: &Array1<f64>| {
+            Tensor::<1>::from_data(TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), [c]), &device).reshape([1, c, 1, 1])
+        };
+        let (st, sh) = (to_t(&scale), to_t(&shift));
+        inputs = zs.into_iter().map(|z| net.pool_if_after(i, relu(z * st.clone() + sh.clone()))).collect();
+        progress.inc(1);
     }
-    Ok(net)
+    Ok(merged.with_params(&params))
 }
 
 /// REPAIR with the closed-form prediction of the merged statistics (no pass over the merged net).
@@ -141,7 +160,8 @@ pub fn repair_closed_form(merged: &Vgg, endpoints: &RepairStats, alpha: f64) -> 
                 v.max(0.0).sqrt()
             })
             .collect();
-        fold(&mut params, i, &gm, &pred_std, &gm, &gs);
+        let (scale, shift) = correction(&gm, &pred_std, &gm, &gs);
+        fold(&mut params, i, &scale, &shift);
     }
     Ok(merged.with_params(&params))
 }

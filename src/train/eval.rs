@@ -24,6 +24,23 @@ pub struct EvalMetrics {
     pub flip_agreement: f64,
     /// Mean over images of ‖f(x) − f(hflip x)‖ / ‖f(x)‖ (logits).
     pub relative_logit_change: f64,
+    /// Accuracy of the flipped network x ↦ f(hflip x) (free: the same forward passes).
+    pub flipped_accuracy: f64,
+    /// Mean cross-entropy of the flipped network.
+    pub flipped_loss: f64,
+}
+
+impl EvalMetrics {
+    /// The metrics of the flipped network x ↦ f(hflip x), read off the same evaluation.
+    pub fn of_flipped(&self) -> EvalMetrics {
+        EvalMetrics {
+            accuracy: self.flipped_accuracy,
+            loss: self.flipped_loss,
+            flipped_accuracy: self.accuracy,
+            flipped_loss: self.loss,
+            ..self.clone()
+        }
+    }
 }
 
 /// Evaluate `model` (in inference mode, no autodiff) on the first `limit` images of `ds`.
@@ -37,6 +54,7 @@ pub fn evaluate_on(model: &Vgg, loader: &Loader, device: &Device, progress: &Pro
     let device = device.clone().inner();
     let ce = CrossEntropyLossConfig::new().init(&device);
     let (mut n, mut correct, mut agree, mut loss_sum, mut rel_sum) = (0usize, 0i64, 0i64, 0f64, 0f64);
+    let (mut correct_f, mut loss_f) = (0i64, 0f64);
     for (x, y) in loader.iter(0, &device) {
         let b = y.dims()[0];
         let logits = model.forward(x.clone());
@@ -44,6 +62,8 @@ pub fn evaluate_on(model: &Vgg, loader: &Loader, device: &Device, progress: &Pro
         let pred = logits.clone().argmax(1).reshape([b]);
         let pred_f = flipped.clone().argmax(1).reshape([b]);
         correct += pred.clone().equal(y.clone()).int().sum().into_scalar::<i64>();
+        correct_f += pred_f.clone().equal(y.clone()).int().sum().into_scalar::<i64>();
+        loss_f += ce.forward(flipped.clone(), y.clone()).into_scalar::<f32>() as f64 * b as f64;
         agree += pred.equal(pred_f).int().sum().into_scalar::<i64>();
         loss_sum += ce.forward(logits.clone(), y).into_scalar::<f32>() as f64 * b as f64;
         let diff = (logits.clone() - flipped).powi_scalar(2).sum_dim(1).sqrt();
@@ -59,5 +79,7 @@ pub fn evaluate_on(model: &Vgg, loader: &Loader, device: &Device, progress: &Pro
         loss: loss_sum / nf,
         flip_agreement: agree as f64 / nf,
         relative_logit_change: rel_sum / nf,
+        flipped_accuracy: correct_f as f64 / nf,
+        flipped_loss: loss_f / nf,
     }
 }
