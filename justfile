@@ -10,6 +10,7 @@ default:
     @just --list
 
 # Put CIFAR-10 under data/cifar10: unpack $CIFAR10_ARCHIVE if set, else download the official binaries.
+# (relusym itself also reads $CIFAR10_ARCHIVE directly, without unpacking.)
 data:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -25,10 +26,37 @@ data:
     {{relusym}} train --dataset cifar10 --data data/cifar10 --scale smoke --out runs/data-check --json > /dev/null
     echo "data/cifar10 is ready (decoded cache in data/cache)"
 
-# The main job: train the `cpu` preset on CIFAR-10, with and without flip augmentation.
+# The main job: the `cpu` preset on CIFAR-10 — two seeds with flip augmentation, one without, one GCNN.
 train-cpu:
-    {{relusym}} train --dataset cifar10 --data data/cifar10 --scale cpu --seed 0 --out runs/cpu/flip-s0
-    {{relusym}} train --dataset cifar10 --data data/cifar10 --scale cpu --seed 0 --no-flip-aug --out runs/cpu/noflip-s0
+    {{relusym}} train --dataset cifar10 --scale cpu --device cpu --seed 0 --out runs/cpu/flip-s0 --resume
+    {{relusym}} train --dataset cifar10 --scale cpu --device cpu --seed 1 --out runs/cpu/flip-s1 --resume
+    {{relusym}} train --dataset cifar10 --scale cpu --device cpu --seed 0 --no-flip-aug --out runs/cpu/noflip-s0 --resume
+    {{relusym}} train --dataset cifar10 --scale cpu --device cpu --seed 0 --model gcnn --out runs/cpu/gcnn-s0 --resume
+
+# GCNN and ordinary barriers of the cpu-preset nets, both matching methods, with and without REPAIR.
+results-cpu:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    mkdir -p results/cpu
+    for m in activation weight; do
+        {{relusym}} align --a runs/cpu/flip-s0 --flip --method $m --device cpu --out results/cpu/align-flip-$m --json > results/cpu/align-flip-$m.json
+        {{relusym}} align --a runs/cpu/flip-s0 --b runs/cpu/flip-s1 --method $m --device cpu --out results/cpu/align-twin-$m --json > results/cpu/align-twin-$m.json
+        for rep in none repair; do
+            {{relusym}} merge --a runs/cpu/flip-s0 --flip --method $m --repair $rep --device cpu --out results/cpu/merge-gcnn-$m-$rep --json > results/cpu/merge-gcnn-$m-$rep.json
+            {{relusym}} merge --a runs/cpu/flip-s0 --b runs/cpu/flip-s1 --method $m --repair $rep --device cpu --out results/cpu/merge-twin-$m-$rep --json > results/cpu/merge-twin-$m-$rep.json
+        done
+    done
+
+# The MLP conjecture experiment at two weight decays.
+mlp:
+    mkdir -p results/cpu book/src/generated
+    {{relusym}} mlp-conjecture --out results/cpu/mlp-wd5e-4 > book/src/generated/mlp-wd5e-4.txt
+    {{relusym}} mlp-conjecture --weight-decay 1e-2 --out results/cpu/mlp-wd1e-2 > book/src/generated/mlp-wd1e-2.txt
+
+# Figures and tables for the book from runs/cpu and results/cpu.
+figures:
+    {{relusym}} figures --runs runs/cpu --results results/cpu --out book/src/generated
+    {{relusym}} theory > book/src/generated/theory.txt
 
 # A few-second end-to-end check on generated data.
 smoke:
@@ -44,9 +72,9 @@ test:
     cargo test
 
 # Build the book (needs mdbook 0.5: `cargo install mdbook --version ^0.5`).
-book:
+book: figures
     mdbook build book
 
-# Check the notebooks' Rust cells compile (needs evcxr_jupyter).
+# Execute every notebook in place (needs jupyter and evcxr_jupyter: `cargo install evcxr_jupyter && evcxr_jupyter --install`).
 notebooks:
-    @ls notebooks/*.ipynb
+    for nb in notebooks/*.ipynb; do jupyter nbconvert --to notebook --execute --inplace "$nb"; done

@@ -63,6 +63,7 @@ pub fn activation_stats(a: &Vgg, b: &Vgg, loader: &Loader, device: &Device, prog
     stats
 }
 
+// ANCHOR: perms_from_stats
 /// Permutations aligning `b` to `a` from correlation statistics (one per hidden space).
 pub fn perms_from_stats(stats: &[PairStats]) -> ActivationMatching {
     let mut perms = Vec::new();
@@ -79,6 +80,7 @@ pub fn perms_from_stats(stats: &[PairStats]) -> ActivationMatching {
     ActivationMatching { perms, matched_corr: matched, identity_corr: ident, images: 0, augmented: false }
 }
 
+// ANCHOR_END: perms_from_stats
 /// Align `b` to `a` by activation matching over one pass of `loader`.
 pub fn activation_matching(a: &Vgg, b: &Vgg, loader: &Loader, device: &Device, progress: &ProgressBar) -> ActivationMatching {
     let stats = activation_stats(a, b, loader, device, progress);

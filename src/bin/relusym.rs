@@ -38,8 +38,23 @@ enum Command {
     /// Train ReLU MLPs on a reversal-invariant task with/without augmentation and measure how
     /// close they are to layerwise equivariant.
     MlpConjecture(MlpArgs),
+    /// Build the book's figures and tables from training runs and result files.
+    Figures(FiguresArgs),
     /// Export a checkpoint's weights as JSON ({name: {shape, data}}, burn layouts) for other tools.
     Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct FiguresArgs {
+    /// Folder of checkpoint directories.
+    #[arg(long, default_value = "runs/cpu")]
+    runs: PathBuf,
+    /// Folder of align/merge JSON results.
+    #[arg(long, default_value = "results/cpu")]
+    results: PathBuf,
+    /// Output folder.
+    #[arg(long, default_value = "book/src/generated")]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -286,6 +301,12 @@ fn main() -> Result<()> {
         Command::Theory(a) => cmd_theory(a),
         Command::MlpConjecture(a) => cmd_mlp(a),
         Command::Export(a) => cmd_export(a),
+        Command::Figures(a) => {
+            for f in relu_symmetries::experiments::report::build_report(&a.runs, &a.results, &a.out)? {
+                println!("{}", f.display());
+            }
+            Ok(())
+        }
     }
 }
 

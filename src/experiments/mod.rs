@@ -7,3 +7,4 @@
 
 pub mod merge;
 pub mod mlp_conjecture;
+pub mod report;

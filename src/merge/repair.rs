@@ -78,6 +78,7 @@ fn goal(stats: &PairStats, alpha: f64) -> (Array1<f64>, Array1<f64>) {
     (mean, std)
 }
 
+// ANCHOR: correction
 /// The per-channel affine map `z ↦ z·scale + shift` taking (mean, std) to (goal mean, goal std).
 fn correction(mean: &Array1<f64>, std: &Array1<f64>, goal_mean: &Array1<f64>, goal_std: &Array1<f64>) -> (Array1<f64>, Array1<f64>) {
     let scale: Array1<f64> = goal_std.iter().zip(std).map(|(g, s)| g / (s + 1e-8)).collect();
@@ -97,6 +98,7 @@ fn fold(params: &mut ParamMap, i: usize, scale: &Array1<f64>, shift: &Array1<f64
         b[[k]] = (b[[k]] as f64 * scale[k] + shift[k]) as f32;
     }
 }
+// ANCHOR_END: correction
 
 fn check_plain(net: &Vgg) -> Result<(), MergeError> {
     if net.has_batch_norm() {

@@ -38,6 +38,7 @@ fn rel_err(a: &ndarray::ArrayD<f32>, b: &ndarray::ArrayD<f32>) -> f64 {
     (num / den.max(1e-300)).sqrt()
 }
 
+// ANCHOR: layerwise_equivariance
 /// Per-layer equivariance errors of `params` given permutations aligning its flipped copy to it.
 pub fn layerwise_equivariance(params: &ParamMap, structure: &Structure, perms: &[Perm]) -> Result<Vec<LayerEquivariance>, MergeError> {
     let spec = PermSpec::from_structure(structure)?;
@@ -60,6 +61,7 @@ pub fn layerwise_equivariance(params: &ParamMap, structure: &Structure, perms: &
     }
     Ok(out)
 }
+// ANCHOR_END: layerwise_equivariance
 
 /// Per layer, the merged net's mean channel variance over the mean of the endpoints':
 /// `mean_k var_merged[k] / mean_k ((var_a[k] + var_b[k]) / 2)`. Values well below 1 are

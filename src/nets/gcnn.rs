@@ -113,6 +113,7 @@ impl GcnnVgg {
         (v.clone() + v.select(0, idx)) * 0.5
     }
 
+    // ANCHOR: gcnn_projection
     /// The equivalent plain VGG (projected weights). Differentiable: training goes through it.
     pub fn to_vgg(&self) -> Vgg {
         let mut out = self.free.clone();
@@ -143,6 +144,7 @@ impl GcnnVgg {
         out.head.weight = out.head.weight.clone().map(|_| (v.clone() + v.select(0, idx)) * 0.5);
         out
     }
+    // ANCHOR_END: gcnn_projection
 
     /// Logits. `[N, C, 32, 32] → [N, classes]`; exactly invariant under hflip.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {

@@ -60,6 +60,7 @@ pub struct Counterexample {
     pub repaired: Option<Mlp>,
 }
 
+// ANCHOR: pass_through
 /// The digest's example: swap on R², invariant output, f(x) = x_1 + x_2, fails at layer 1, row 0.
 pub fn paper_pass_through() -> Counterexample {
     let w1 = from_rows(&[
@@ -81,6 +82,7 @@ pub fn paper_pass_through() -> Counterexample {
     }
 }
 
+// ANCHOR_END: pass_through
 /// Random pass-through for a representation on R^n: W_1 = `[B; −B]` with random invertible B,
 /// W_2 = `[C, −C]` with C = M B^{-1}, where M is a random equivariant linear map (group average),
 /// invariant (1×n) or equivariant with ρ_out = ρ_in (n×n). Then f(x) = Mx. Generically the first

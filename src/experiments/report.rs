@@ -1,0 +1,151 @@
+//! The book's generated material: figures and Markdown tables built from the outputs of
+//! `relusym train`, `relusym align --json` and `relusym merge --json`.
+//!
+//! Inputs: checkpoint directories under `runs` (their `metrics.jsonl` and `config.json`) and the
+//! JSON files under `results` (`align-*.json`, `merge-*.json`, `timing-*.json`). Missing inputs
+//! are skipped, so the book can be rebuilt at any stage.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::plots::{PlotError, Series, line_chart};
+use crate::provenance::write_atomic;
+use crate::train::Checkpoint;
+
+/// Errors building the report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A figure failed.
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+    /// A file could not be written.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+fn write(path: &Path, text: &str) -> Result<(), ReportError> {
+    write_atomic(path, text.as_bytes()).map_err(|source| ReportError::Io { path: path.to_path_buf(), source })
+}
+
+/// Draw a line chart as `stem.svg` and `stem.png`.
+fn figure(out: &Path, stem: &str, title: &str, x: &str, y: &str, series: &[Series], written: &mut Vec<PathBuf>) -> Result<(), ReportError> {
+    for ext in ["svg", "png"] {
+        let p = out.join(format!("{stem}.{ext}"));
+        line_chart(&p, title, x, y, series)?;
+        written.push(p);
+    }
+    Ok(())
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("–".into(), |x| format!("{:.2}", 100.0 * x))
+}
+
+/// Build every figure and table; returns the files written.
+pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let mut written = Vec::new();
+    std::fs::create_dir_all(out).map_err(|source| ReportError::Io { path: out.to_path_buf(), source })?;
+
+    // Training runs: table + curves.
+    let mut names: Vec<PathBuf> = std::fs::read_dir(runs).map(|d| d.flatten().map(|e| e.path()).filter(|p| p.join("config.json").exists()).collect()).unwrap_or_default();
+    names.sort();
+    let mut series: Vec<Series> = Vec::new();
+    let mut table = String::from("| run | model | width | epochs | flip aug. | seed | test acc. % | test loss | flip agreement % | wall time (min) | train img/s |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for dir in &names {
+        let Ok(ck) = Checkpoint::open(dir) else { continue };
+        let Ok(m) = ck.metrics() else { continue };
+        let Some(last) = m.last() else { continue };
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        series.push((name.clone(), m.iter().map(|r| (r.epoch as f64, 100.0 * r.test_accuracy)).collect()));
+        let ips = m.iter().map(|r| r.train_images_per_s).sum::<f64>() / m.len() as f64;
+        let t = &ck.meta.train;
+        let _ = writeln!(
+            table,
+            "| {name} | {:?} | {} | {}/{} | {} | {} | {:.2} | {:.3} | {:.2} | {:.1} | {:.0} |",
+            t.model, t.width, last.epoch, t.epochs, if t.flip_augmentation { "yes" } else { "no" }, t.seed,
+            100.0 * last.test_accuracy, last.test_loss, 100.0 * last.flip_agreement, last.elapsed_s / 60.0, ips
+        );
+    }
+    if !series.is_empty() {
+        figure(out, "training", "Test accuracy during training (CIFAR-10, JPEG q75 copy)", "epoch", "test accuracy (%)", &series, &mut written)?;
+        let p = out.join("training.md");
+        write(&p, &table)?;
+        written.push(p);
+    }
+
+    // Merges: curves + barrier table.
+    let mut merge_series: Vec<Series> = Vec::new();
+    let mut mt = String::from("| barrier | matching | repair | acc. α=0 % | acc. α=½ % | acc. α=1 % | midpoint acc. barrier (pts) | midpoint loss barrier | sup loss barrier | unaligned α=½ acc. % | α=½ flip agreement % |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let mut found = false;
+    for kind in ["gcnn", "twin"] {
+        for method in ["activation", "weight"] {
+            for repair in ["none", "repair"] {
+                let Some(v) = read_json(&results.join(format!("merge-{kind}-{method}-{repair}.json"))) else { continue };
+                found = true;
+                let curve = v["curve"].as_array().cloned().unwrap_or_default();
+                let at = |a: f64, key: &str| curve.iter().find(|c| (c["alpha"].as_f64().unwrap_or(-1.0) - a).abs() < 1e-9).and_then(|c| c["metrics"][key].as_f64());
+                let label = if kind == "gcnn" { "GCNN (flipped self)" } else { "ordinary (twin)" };
+                let b = &v["barriers"];
+                let _ = writeln!(
+                    mt,
+                    "| {label} | {method} | {repair} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    pct(at(0.0, "accuracy")), pct(at(0.5, "accuracy")), pct(at(1.0, "accuracy")),
+                    b["midpoint_accuracy"].as_f64().map_or("–".into(), |x| format!("{:.2}", 100.0 * x)),
+                    b["midpoint_loss"].as_f64().map_or("–".into(), |x| format!("{x:.3}")),
+                    b["loss_barrier"].as_f64().map_or("–".into(), |x| format!("{x:.3}")),
+                    pct(v["unaligned_midpoint_accuracy"].as_f64()),
+                    pct(at(0.5, "flip_agreement")),
+                );
+                if method == "activation" {
+                    merge_series.push((
+                        format!("{kind}, {repair}"),
+                        curve.iter().filter_map(|c| Some((c["alpha"].as_f64()?, 100.0 * c["metrics"]["accuracy"].as_f64()?))).collect(),
+                    ));
+                }
+            }
+        }
+    }
+    if found {
+        let p = out.join("merge.md");
+        write(&p, &mt)?;
+        written.push(p);
+        figure(out, "merge-curves", "Merging along θ_α (activation matching)", "α", "test accuracy (%)", &merge_series, &mut written)?;
+    }
+
+    // Per-layer equivariance after aligning with the flipped net.
+    let mut eq_series: Vec<Series> = Vec::new();
+    let mut et = String::new();
+    for method in ["activation", "weight"] {
+        let Some(v) = read_json(&results.join(format!("align-flip-{method}.json"))) else { continue };
+        let layers = v["layers"].as_array().cloned().unwrap_or_default();
+        if et.is_empty() {
+            et.push_str("| matching | layer | channels | fixed points | 2-cycles | longer cycles | involution | equivariance error | unaligned error |\n|---|---|---|---|---|---|---|---|---|\n");
+            eq_series.push(("no alignment (P = I)".into(), layers.iter().enumerate().filter_map(|(i, l)| Some((i as f64, l["unaligned_error"].as_f64()?))).collect()));
+        }
+        eq_series.push((format!("{method} matching"), layers.iter().enumerate().filter_map(|(i, l)| Some((i as f64, l["equivariance_error"].as_f64()?))).collect()));
+        for l in &layers {
+            let _ = writeln!(
+                et,
+                "| {method} | {} | {} | {} | {} | {} | {} | {:.3} | {:.3} |",
+                l["space"].as_str().unwrap_or(""), l["channels"], l["fixed_points"], l["two_cycles"], l["longer_cycles"], l["involution"],
+                l["equivariance_error"].as_f64().unwrap_or(f64::NAN), l["unaligned_error"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
+        if let Some(h) = v["head_equivariance_error"].as_f64() {
+            let _ = writeln!(et, "| {method} | classifier | – | – | – | – | – | {h:.3} | – |");
+        }
+    }
+    if !et.is_empty() {
+        let p = out.join("equivariance.md");
+        write(&p, &et)?;
+        written.push(p);
+        figure(out, "equivariance", "Layerwise equivariance error after aligning with the flipped net", "conv layer", "relative error", &eq_series, &mut written)?;
+    }
+    Ok(written)
+}

@@ -1,0 +1,52 @@
+//! The notebooks' Rust cells must compile against the library: each notebook has a mirror in
+//! `examples/nb_*.rs` (its code cells, `:dep` lines dropped, inside `fn main`), which `cargo test`
+//! builds. This test fails when a notebook and its mirror drift apart; run
+//! `UPDATE_NOTEBOOK_EXAMPLES=1 cargo test --test notebooks` to regenerate the mirrors.
+
+use std::path::Path;
+
+fn mirror_of(notebook: &Path) -> String {
+    let text = std::fs::read_to_string(notebook).unwrap();
+    let nb: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not JSON: {e}", notebook.display()));
+    let mut body = String::new();
+    for cell in nb["cells"].as_array().expect("cells") {
+        if cell["cell_type"] != "code" {
+            continue;
+        }
+        let src: String = match &cell["source"] {
+            serde_json::Value::Array(lines) => lines.iter().filter_map(|l| l.as_str()).collect(),
+            serde_json::Value::String(s) => s.clone(),
+            _ => String::new(),
+        };
+        for line in src.lines().filter(|l| !l.trim_start().starts_with(":dep")) {
+            body.push_str("    ");
+            body.push_str(line);
+            body.push('\n');
+        }
+        body.push('\n');
+    }
+    format!(
+        "//! Generated from notebooks/{} by tests/notebooks.rs — edit the notebook, not this file.\n\n#[allow(unused)]\nfn main() {{\n{}}}\n",
+        notebook.file_name().unwrap().to_string_lossy(),
+        body.trim_end_matches('\n').to_string() + "\n"
+    )
+}
+
+#[test]
+fn every_notebook_has_an_up_to_date_compiled_mirror() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut notebooks: Vec<_> = std::fs::read_dir(root.join("notebooks")).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "ipynb")).collect();
+    notebooks.sort();
+    assert!(notebooks.len() >= 6, "one notebook per chapter");
+    for nb in notebooks {
+        let stem = nb.file_stem().unwrap().to_string_lossy().replace('-', "_");
+        let example = root.join("examples").join(format!("nb_{stem}.rs"));
+        let want = mirror_of(&nb);
+        if std::env::var_os("UPDATE_NOTEBOOK_EXAMPLES").is_some() {
+            std::fs::create_dir_all(root.join("examples")).unwrap();
+            std::fs::write(&example, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&example).unwrap_or_default();
+        assert_eq!(have, want, "{} is out of date with {}", example.display(), nb.display());
+    }
+}
