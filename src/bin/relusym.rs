@@ -344,7 +344,11 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
     }
     cfg.validate()?;
     let device = a.device.resolve();
-    let (splits, info) = data::open(a.data.dataset, a.data.data.as_deref(), &a.data.cache, !a.json)?;
+    let data_path = match (a.data.dataset, &a.data.data) {
+        (DatasetKind::Cifar10, None) if data::cifar10_source(None).is_err() => Some(download_cifar10()?),
+        _ => a.data.data.clone(),
+    };
+    let (splits, info) = data::open(a.data.dataset, data_path.as_deref(), &a.data.cache, !a.json)?;
     if !a.json {
         eprintln!(
             "training {:?} width {} on {} ({} train / {} test) for {} epochs on {}",
@@ -700,4 +704,25 @@ fn cmd_export(a: ExportArgs) -> Result<()> {
     relu_symmetries::provenance::write_atomic(&a.out, text.as_bytes()).with_context(|| format!("writing {}", a.out.display()))?;
     eprintln!("wrote {} ({} tensors)", a.out.display(), net.to_params().len());
     Ok(())
+}
+
+/// Download the official CIFAR-10 binaries into `data/` once (only when no local copy is found).
+fn download_cifar10() -> Result<PathBuf> {
+    let target = PathBuf::from("data/cifar-10-binary.tar.gz");
+    if target.exists() {
+        return Ok(target);
+    }
+    std::fs::create_dir_all("data")?;
+    let url = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+    eprintln!("CIFAR-10 not found locally (no --data, data/cifar10 or $CIFAR10_ARCHIVE): downloading {url}");
+    let tmp = PathBuf::from("data/.cifar-10-binary.tar.gz.part");
+    let status = std::process::Command::new("curl")
+        .args(["-fL", "--retry", "3", "-o"])
+        .arg(&tmp)
+        .arg(url)
+        .status()
+        .context("running curl to download CIFAR-10")?;
+    anyhow::ensure!(status.success(), "downloading {url} failed ({status}); set CIFAR10_ARCHIVE to a local copy");
+    std::fs::rename(&tmp, &target)?;
+    Ok(target)
 }

@@ -43,7 +43,7 @@ pub use cache::load_or_build;
 pub use cifar::{CIFAR10_CLASSES, load_cifar10};
 pub use error::DataError;
 pub use fashion_mnist::{FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, load_fashion_mnist};
-pub use open::{CIFAR10_DEFAULT_DIR, DatasetInfo, open};
+pub use open::{CIFAR10_DEFAULT_DIR, DatasetInfo, cifar10_source, open};
 pub use synthetic::{SyntheticSpec, synthetic};
 
 /// CIFAR-10 per-channel mean of the training set (RGB), on the `[0, 1]` scale:
