@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::align::{PermSpec, WeightMatchingOptions, apply_perms, weight_matching};
 use crate::merge::MergeError;
-use crate::nets::{Mlp, ParamMap};
+use crate::nets::{Mlp, ParamMap, standard_normal};
 
 /// Settings of the experiment.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -146,10 +146,7 @@ pub fn mlp_conjecture(cfg: &MlpConjectureConfig) -> Result<Vec<MlpRow>, MergeErr
     let ramp: Vec<f32> = (0..d).map(|i| -1.0 + 2.0 * i as f32 / (d - 1).max(1) as f32).collect();
     let sample = |n: usize, rng: &mut StdRng| -> (Vec<f32>, Vec<f32>) {
         let x: Vec<f32> = (0..n * d)
-            .map(|k| {
-                let (u1, u2): (f64, f64) = (1.0 - rng.random::<f64>(), rng.random::<f64>());
-                ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32 + ramp[k % d]
-            })
+            .map(|k| standard_normal(rng) as f32 + ramp[k % d])
             .collect();
         let t = values(teacher.forward(tensor(x.clone(), n, d, &device)));
         let tr = values(teacher.forward(tensor(reverse(&x, d), n, d, &device)));

@@ -28,12 +28,7 @@ impl ParamInit {
     pub fn normal<const D: usize>(&mut self, shape: [usize; D], std: f64, device: &Device) -> Param<Tensor<D>> {
         let n: usize = shape.iter().product();
         let values: Vec<f32> = (0..n)
-            .map(|_| {
-                // Box–Muller from two uniforms in (0, 1]
-                let u1: f64 = 1.0 - self.rng.random::<f64>();
-                let u2: f64 = self.rng.random::<f64>();
-                ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * std) as f32
-            })
+            .map(|_| (standard_normal(&mut self.rng) * std) as f32)
             .collect();
         Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
     }
@@ -55,4 +50,11 @@ pub fn init_uniform<const D: usize>(rng: &mut StdRng, shape: [usize; D], bound: 
     let n: usize = shape.iter().product();
     let values: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound) as f32).collect();
     Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+/// One standard-normal draw (Box–Muller from two uniforms).
+pub fn standard_normal(rng: &mut impl rand::Rng) -> f64 {
+    let u1: f64 = 1.0 - rng.random::<f64>();
+    let u2: f64 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
