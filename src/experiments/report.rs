@@ -149,3 +149,35 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
     }
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_builds_tables_and_figures_from_result_files_and_skips_missing_ones() {
+        let root = std::env::temp_dir().join(format!("relusym-report-{}", std::process::id()));
+        let (runs, results, out) = (root.join("runs"), root.join("results"), root.join("out"));
+        std::fs::create_dir_all(&results).unwrap();
+        // nothing there yet: nothing written, no error
+        assert!(build_report(&runs, &results, &out).unwrap().is_empty());
+        let curve = |a: f64, acc: f64| serde_json::json!({"alpha": a, "metrics": {"accuracy": acc, "loss": 1.0, "flip_agreement": 0.9}});
+        let merge = serde_json::json!({
+            "curve": [curve(0.0, 0.8), curve(0.5, 0.4), curve(1.0, 0.78)],
+            "barriers": {"midpoint_accuracy": 0.39, "midpoint_loss": 1.2, "loss_barrier": 1.2, "accuracy_barrier": 0.39},
+            "unaligned_midpoint_accuracy": 0.1,
+        });
+        std::fs::write(results.join("merge-gcnn-activation-none.json"), merge.to_string()).unwrap();
+        let layer = serde_json::json!({"space": "conv0", "channels": 16, "fixed_points": 4, "two_cycles": 6, "longer_cycles": 0,
+            "involution": true, "equivariance_error": 0.5, "unaligned_error": 1.2});
+        std::fs::write(results.join("align-flip-weight.json"), serde_json::json!({"layers": [layer], "head_equivariance_error": 0.3}).to_string()).unwrap();
+        let files = build_report(&runs, &results, &out).unwrap();
+        let names: Vec<String> = files.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        for want in ["merge.md", "merge-curves.svg", "equivariance.md", "equivariance.png"] {
+            assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
+        }
+        let md = std::fs::read_to_string(out.join("merge.md")).unwrap();
+        assert!(md.contains("| GCNN (flipped self) | activation | none | 80.00 | 40.00 | 78.00 | 39.00 |"), "{md}");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}
