@@ -147,6 +147,42 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
         written.push(p);
         figure(out, "equivariance", "Layerwise equivariance error after aligning with the flipped net", "conv layer", "relative error", &eq_series, &mut written)?;
     }
+    // Throughput benchmark and pipeline timing.
+    if let Some(v) = read_json(&results.join("bench-cpu.json")) {
+        let mut t = format!("Device: {}.\n\n| width | parameters | train img/s | inference img/s |\n|---|---|---|---|\n", v["device"].as_str().unwrap_or("?"));
+        for r in v["rows"].as_array().cloned().unwrap_or_default() {
+            let _ = writeln!(t, "| {} | {} | {:.0} | {:.0} |", r["width"], r["params"], r["train_images_per_s"].as_f64().unwrap_or(0.0), r["infer_images_per_s"].as_f64().unwrap_or(0.0));
+        }
+        let p = out.join("bench.md");
+        write(&p, &t)?;
+        written.push(p);
+    }
+    if let (Some(r), Some(py)) = (read_json(&results.join("timing-rust.json")), read_json(&results.join("timing-torch.json"))) {
+        let (rs, ps) = (&r["seconds"], &py["seconds"]);
+        let f = |v: &Value| v.as_f64().map_or("–".into(), |x| format!("{x:.1}"));
+        let ratio = |a: &Value, b: &Value| match (a.as_f64(), b.as_f64()) {
+            (Some(a), Some(b)) if a > 0.0 => format!("{:.2}", b / a),
+            _ => "–".into(),
+        };
+        let acc = |i: usize| r["curve"][i]["metrics"]["accuracy"].as_f64().map_or("–".into(), |x| format!("{:.2}", 100.0 * x));
+        let pacc = |k: &str| py["results"][k][0].as_f64().map_or("–".into(), |x| format!("{:.2}", 100.0 * x));
+        let mut t = String::from("| step | relusym (s) | PyTorch port (s) | speed-up (PyTorch / relusym) |\n|---|---|---|---|\n");
+        let rs_merge = rs["stats"].as_f64().unwrap_or(0.0) + rs["merge_repair"].as_f64().unwrap_or(0.0);
+        let rs_merge = Value::from(rs_merge);
+        for (label, a, b) in [("matching", &rs["align"], &ps["align"]), ("statistics + merge + REPAIR", &rs_merge, &ps["merge_repair"]), ("evaluation", &rs["evaluate"], &ps["evaluate"]), ("total", &rs["total"], &ps["total"])] {
+            let _ = writeln!(t, "| {label} | {} | {} | {} |", f(a), f(b), ratio(a, b));
+        }
+        let _ = writeln!(
+            t,
+            "\nSame weights, same data: test accuracy α=0 / repaired α=½ / α=1 / unaligned α=½ = {} / {} / {} / {} % (relusym) and {} / {} / {} / {} % (PyTorch {}, {} threads; decoded by PIL rather than the `image` crate).",
+            acc(0), acc(1), acc(2), pct(r["unaligned_midpoint_accuracy"].as_f64()),
+            pacc("alpha0"), pacc("alpha0.5_repaired"), pacc("alpha1"), pacc("unaligned_midpoint"),
+            py["torch"].as_str().unwrap_or("?"), py["threads"]
+        );
+        let p = out.join("timing.md");
+        write(&p, &t)?;
+        written.push(p);
+    }
     Ok(written)
 }
 
