@@ -208,8 +208,9 @@ struct TrainArgs {
     /// Train without random horizontal flips (the random crop stays).
     #[arg(long)]
     no_flip_aug: bool,
-    /// Weight λ of the invariance loss λ·mean‖f(x) − f(hflip x)‖².
-    #[arg(long)]
+    /// Weight λ of the invariance loss λ·mean‖f(x) − f(hflip x)‖² (without a value: 0.1, chosen
+    /// by a sweep, see `RECOMMENDED_INVARIANCE_WEIGHT`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "0.1")]
     invariance_loss: Option<f64>,
     /// Use the first N images of a seeded shuffle of the training set.
     #[arg(long)]

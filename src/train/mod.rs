@@ -11,7 +11,7 @@ mod net;
 mod schedule;
 
 pub use checkpoint::{Checkpoint, CheckpointMeta, DatasetInfo, EpochRecord};
-pub use config::{ConfigError, ModelKind, Scale, TrainConfig};
+pub use config::{ConfigError, ModelKind, RECOMMENDED_INVARIANCE_WEIGHT, Scale, TrainConfig};
 pub use error::TrainError;
 pub use eval::{EvalMetrics, evaluate, evaluate_on};
 pub use net::TrainableNet;
