@@ -4,7 +4,8 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 cifar_url := "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
-relusym := "cargo run --release --quiet --bin relusym --"
+# The dev profile optimises every dependency (opt-level 3), so this shares one build with `cargo test`.
+relusym := "cargo run --quiet --bin relusym --"
 
 default:
     @just --list
@@ -33,6 +34,20 @@ train-cpu:
     {{relusym}} train --dataset cifar10 --scale cpu --device cpu --seed 0 --no-flip-aug --out runs/cpu/noflip-s0 --resume
     {{relusym}} train --dataset cifar10 --scale cpu --device cpu --seed 0 --model gcnn --out runs/cpu/gcnn-s0 --resume
 
+# The decisive study: train its nets (hours on 2 cores; resumable — run again to continue).
+# Its checkpoints are committed under runs/study, so a fresh clone needs no training.
+study-train:
+    {{relusym}} study train --device cpu
+
+# What the study has trained and measured, and what is missing.
+study-plan:
+    {{relusym}} study plan
+
+# Every study measurement whose nets are trained and whose result is missing (results/study/pairs).
+# Delete a result file to measure it again.
+results:
+    {{relusym}} study measure --device cpu
+
 # GCNN and ordinary barriers of the cpu-preset nets, both matching methods, with and without REPAIR.
 results-cpu:
     #!/usr/bin/env bash
@@ -53,8 +68,9 @@ mlp:
     {{relusym}} mlp-conjecture --out results/cpu/mlp-wd5e-4 > book/src/generated/mlp-wd5e-4.txt
     {{relusym}} mlp-conjecture --weight-decay 1e-2 --out results/cpu/mlp-wd1e-2 > book/src/generated/mlp-wd1e-2.txt
 
-# Figures and tables for the book from runs/cpu and results/cpu.
+# Figures and tables for the book: the study (runs/study, results/study) and the earlier cpu preset.
 figures:
+    {{relusym}} study report --out book/src/generated/study
     {{relusym}} figures --runs runs/cpu --results results/cpu --out book/src/generated
     {{relusym}} theory > book/src/generated/theory.txt
 

@@ -10,7 +10,7 @@ fn main() {
     for seed in [0u64, 1] {
         let cfg = TrainConfig { model: ModelKind::Vgg11Bn, width: 0.125, epochs: 3, batch_size: 50, warmup_epochs: 0.5, seed, ..TrainConfig::default() };
         let out = format!("/tmp/nb-merge-{seed}");
-        let opts = TrainOptions { out: out.clone().into(), resume: false, progress: false, log_epochs: false, stop_after: None };
+        let opts = TrainOptions { out: out.clone().into(), resume: false, progress: false, log_epochs: false, stop_after: None, keep_epochs: Vec::new() };
         train(&cfg, &splits, info(), &DeviceChoice::Cpu.resolve(), &opts).unwrap();
         nets.push(Checkpoint::open(std::path::Path::new(&out)).unwrap().load_model(&burn::tensor::Device::flex()).unwrap());
     }

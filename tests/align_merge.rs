@@ -64,19 +64,13 @@ fn both_methods_recover_a_planted_permutation_of_a_trained_net() {
         let expected = invert_perms(&planted);
         let loader = Loader::ordered(&splits.train, 200).limit(Some(400));
         let act = activation_matching(&a, &b, &loader, &Device::flex(), &ProgressBar::hidden());
-        // Channels that never fire (dead ReLUs) have no correlation with anything, so activation
-        // matching may pair them in any order; every live channel must be recovered exactly.
+        // Live channels are recovered by their activations, dead ReLUs by their pre-activations:
+        // every channel must come back exactly.
         let stats = activation_stats(&a, &a, &loader, &Device::flex(), &ProgressBar::hidden());
         let mut dead = 0;
         for (l, (found, want)) in act.perms.iter().zip(&expected).enumerate() {
-            let var = stats[l].a.var();
-            for i in 0..want.len() {
-                if var[i] > 0.0 {
-                    assert_eq!(found.get(i), want.get(i), "activation matching ({model:?}), layer {l}, channel {i}");
-                } else {
-                    dead += 1;
-                }
-            }
+            dead += stats[l].post.a.var().iter().filter(|&&v| v == 0.0).count();
+            assert_eq!(found, want, "activation matching ({model:?}), layer {l}");
         }
         assert!(dead < a.conv_channels().iter().sum::<usize>() / 4, "{dead} dead channels: the fixture barely trained");
         let spec = PermSpec::from_structure(&a.structure()).unwrap();
@@ -137,7 +131,7 @@ fn merging_a_net_with_its_permuted_copy_is_lossless() {
     for method in [Method::Activation, Method::Weight] {
         let cfg = MergeConfig { method, alphas: vec![0.0, 0.5, 1.0], stats_images: 400, batch_size: 200, ..MergeConfig::default() };
         let out = merge_experiment(&a, Partner::Twin(&b), &cfg, &splits, &Device::flex(), false).unwrap();
-        let acc: Vec<f64> = out.curve.iter().map(|p| p.metrics.accuracy).collect();
+        let acc: Vec<f64> = out.curve.iter().map(|p| p.accuracy).collect();
         assert_eq!(acc[0], acc[1], "{method:?}: merged accuracy differs from the endpoint");
         assert!(out.barriers.loss_barrier.abs() < 1e-4, "{method:?}: loss barrier {}", out.barriers.loss_barrier);
     }
@@ -202,9 +196,36 @@ fn repair_resets_every_layer_to_the_goal_statistics() {
     for k in 0..goal_std0.len() {
         assert!((cf_stats.layers[0].a.std()[k] - goal_std0[k]).abs() < 1e-3 * (1.0 + goal_std0[k]));
     }
-    // REPAIR is refused for BatchNorm nets
+    // closed-form REPAIR is refused for BatchNorm nets
     let (bn, _) = trained_net(ModelKind::Vgg11Bn, 5, "repair-bn");
     assert!(repair_closed_form(&bn, &endpoints, alpha).is_err());
+}
+
+/// REPAIR of a BatchNorm net: BN reset, then every BN output channel meets the goal statistics.
+#[test]
+fn repair_of_a_batchnorm_net_resets_bn_outputs_to_the_goal_statistics() {
+    let (a, splits) = trained_net(ModelKind::Vgg11Bn, 15, "repair-bn-a");
+    let (b0, _) = trained_net(ModelKind::Vgg11Bn, 16, "repair-bn-b");
+    let device = Device::flex();
+    let loader = Loader::ordered(&splits.train, 200).limit(Some(400));
+    let b = permute_model(&b0, &activation_matching(&a, &b0, &loader, &device, &ProgressBar::hidden()).perms).unwrap();
+    let endpoints = endpoint_pre_stats(&a, &b, &loader, &device, &ProgressBar::hidden());
+    let alpha = 0.3;
+    let merged = a.with_params(&interpolate(&a.to_params(), &b.to_params(), alpha).unwrap());
+    let repaired = repair(&merged, &endpoints, alpha, &loader, &device, &ProgressBar::hidden()).unwrap();
+    let after = endpoint_pre_stats(&repaired, &repaired, &loader, &device, &ProgressBar::hidden());
+    let before = endpoint_pre_stats(&merged, &merged, &loader, &device, &ProgressBar::hidden());
+    let mut moved = 0.0f64;
+    for (j, ((e, r), m)) in endpoints.layers.iter().zip(&after.layers).zip(&before.layers).enumerate() {
+        let goal_mean = &e.a.mean * (1.0 - alpha) + &e.b.mean * alpha;
+        let goal_std = e.a.std() * (1.0 - alpha) + e.b.std() * alpha;
+        for k in 0..goal_mean.len() {
+            assert!((r.a.mean[k] - goal_mean[k]).abs() < 1e-3 * (1.0 + goal_std[k]), "layer {j} channel {k} mean");
+            assert!((r.a.std()[k] - goal_std[k]).abs() < 1e-3 * (1.0 + goal_std[k]), "layer {j} channel {k} std");
+            moved = moved.max((m.a.std()[k] - goal_std[k]).abs());
+        }
+    }
+    assert!(moved > 1e-2, "the unrepaired merge already met the goals: the test would not see a no-op");
 }
 
 #[test]
@@ -220,30 +241,103 @@ fn gcnn_and_ordinary_barriers_run_through_one_code_path() {
         assert!(out.barriers.midpoint_accuracy.is_some());
         assert_eq!(out.alignment.perms.len(), a.convs.len());
     }
-    assert_eq!(gcnn.curve[0].metrics, ordinary.curve[0].metrics, "both start from the same net");
+    assert_eq!(gcnn.curve[0].full, ordinary.curve[0].full, "both start from the same net");
     // the synthetic task is flip-invariant, so the flipped net is as accurate as the net
-    assert!((gcnn.curve[2].metrics.accuracy - gcnn.curve[0].metrics.accuracy).abs() < 0.1);
+    assert!((gcnn.curve[2].accuracy - gcnn.curve[0].accuracy).abs() < 0.1);
     // the flip endpoint read off the α = 0 pass equals evaluating the aligned flipped net
     let aligned = permute_model(&a.flipped(), &gcnn.alignment.perms).unwrap();
     let direct = relu_symmetries::train::evaluate_on(&aligned, &Loader::ordered(&splits.test, 200), &device, &ProgressBar::hidden());
-    assert!((direct.accuracy - gcnn.curve[2].metrics.accuracy).abs() < 1e-9);
-    assert!((direct.loss - gcnn.curve[2].metrics.loss).abs() < 1e-4);
+    assert!((direct.accuracy - gcnn.curve[2].accuracy).abs() < 1e-9);
+    assert!((direct.loss - gcnn.curve[2].loss).abs() < 1e-4);
 }
 
-/// A GCNN is its own aligned flipped copy: barrier 0, and the matching finds involutions.
+/// A GCNN is its own aligned flipped copy: barrier 0, the matching finds involutions, and the
+/// live-channel equivariance error is 0 with every matching method.
 #[test]
 fn gcnn_has_zero_gcnn_barrier_and_involutive_alignments() {
-    let (g, splits) = trained_net(ModelKind::Gcnn, 2, "gcnn-barrier");
+    for (kind, tag) in [(ModelKind::Gcnn, "gcnn-barrier"), (ModelKind::GcnnBn, "gcnn-bn-barrier")] {
+        gcnn_control(kind, tag);
+    }
+}
+
+fn gcnn_control(kind: ModelKind, tag: &str) {
+    let (g, splits) = trained_net(kind, 2, tag);
     let device = Device::flex();
-    for method in [Method::Weight, Method::Activation] {
+    for method in Method::ALL {
         let cfg = MergeConfig { method, alphas: vec![0.0, 0.5, 1.0], stats_images: 400, batch_size: 200, ..MergeConfig::default() };
         let out = merge_experiment(&g, Partner::Flip, &cfg, &splits, &device, false).unwrap();
-        assert!(out.alignment.perms.iter().all(|p| p.is_involution()), "{method:?}: non-involution found");
-        let b = out.barriers.midpoint_accuracy.unwrap();
-        assert!(b.abs() < 1e-9 || (method == Method::Activation && b.abs() < 0.02), "{method:?}: GCNN barrier {b}");
         let eq = relu_symmetries::experiments::merge::equivariance_report(&g, &out.alignment).unwrap();
-        if method == Method::Weight {
-            assert!(eq.iter().all(|l| l.relative_error < 1e-5), "{eq:?}");
+        for l in &eq {
+            assert!(l.off_centre_error < 1e-5, "{method:?} {}: live off-centre error {}", l.layer, l.off_centre_error);
+            assert_ne!(l.involution, Some(false), "{method:?} {}: non-involution on live channels", l.layer);
         }
+        let b = out.barriers.midpoint_accuracy.unwrap();
+        assert!(b.abs() < 1e-6, "{method:?}: GCNN barrier {b}");
     }
+}
+
+/// Dead channels are matched among themselves and left out of the matched correlation.
+#[test]
+fn dead_channels_are_matched_to_dead_channels_and_counted() {
+    let (a, splits) = trained_net(ModelKind::Vgg11, 21, "dead-a");
+    let device = Device::flex();
+    // kill channels 0 and 3 of conv1 in a copy: weights 0, bias −1 → ReLU output 0 everywhere
+    let mut p = a.to_params();
+    for k in [0usize, 3] {
+        p.get_mut("convs.1.weight").unwrap().index_axis_mut(ndarray::Axis(0), k).fill(0.0);
+        p.get_mut("convs.1.bias").unwrap()[[k]] = -1.0;
+    }
+    let dead = a.with_params(&p);
+    let loader = Loader::ordered(&splits.train, 200).limit(Some(400));
+    let m = perms_from_stats(&activation_stats(&dead, &dead, &loader, &device, &ProgressBar::hidden()));
+    let live = &m.live_a[1];
+    assert!(!live[0] && !live[3], "killed channels counted live");
+    assert_eq!(m.perms[1].get(0), 0);
+    assert_eq!(m.perms[1].get(3), 3);
+    assert!((m.matched_corr[1] - 1.0).abs() < 1e-6, "matched correlation over live channels {}", m.matched_corr[1]);
+    // the equivariance report counts them as dead and leaves them out of the cycles
+    let eq = relu_symmetries::metrics::layerwise_equivariance(&dead.to_params(), &dead.structure(), &m.perms, Some(&m.live_a)).unwrap();
+    let l1 = eq.iter().find(|l| l.layer == "convs.1").unwrap();
+    assert!(l1.dead.unwrap() >= 2);
+    let c = l1.cycles.clone().unwrap();
+    assert_eq!(c.fixed + 2 * c.two_cycles + c.in_longer, l1.live.unwrap());
+}
+
+/// The off-centre error does not favour the identity: on unrelated random kernels the plain
+/// error of P = I is ≈ √(4/3) but the off-centre error is ≈ √2, like any other permutation's.
+#[test]
+fn off_centre_error_gives_the_identity_no_free_credit() {
+    let device = Device::flex();
+    let net = VggConfig::vgg11(0.5).init(&device, 3).unwrap();
+    let structure = net.structure();
+    let spec = PermSpec::from_structure(&structure).unwrap();
+    let ident: Vec<_> = spec.groups.iter().map(|g| relu_symmetries::align::Perm::identity(g.size)).collect();
+    let random = random_spec_perms(&net, 9);
+    let e_id = relu_symmetries::metrics::layerwise_equivariance(&net.to_params(), &structure, &ident, None).unwrap();
+    let e_rand = relu_symmetries::metrics::layerwise_equivariance(&net.to_params(), &structure, &random, None).unwrap();
+    for (i, r) in e_id.iter().zip(&e_rand).filter(|(l, _)| l.layer.starts_with("convs.") && l.layer != "convs.0") {
+        assert!((i.relative_error - (4.0f64 / 3.0).sqrt()).abs() < 0.1, "{}: plain identity error {}", i.layer, i.relative_error);
+        assert!((r.relative_error - 2f64.sqrt()).abs() < 0.1, "{}: plain random error {}", r.layer, r.relative_error);
+        assert!((i.off_centre_error - 2f64.sqrt()).abs() < 0.1, "{}: off-centre identity error {}", i.layer, i.off_centre_error);
+        assert!((r.off_centre_error - 2f64.sqrt()).abs() < 0.1, "{}: off-centre random error {}", r.layer, r.off_centre_error);
+    }
+}
+
+/// Weight matching started from activation matching climbs from there: it ends at an objective
+/// at least as high as its start's (and zero sweeps leave the start untouched).
+#[test]
+fn warm_started_weight_matching_never_ends_below_its_start() {
+    let (a, splits) = trained_net(ModelKind::Vgg11, 31, "warm-a");
+    let (b, _) = trained_net(ModelKind::Vgg11, 32, "warm-b");
+    let device = Device::flex();
+    let loader = Loader::ordered(&splits.train, 200).limit(Some(400));
+    let act = perms_from_stats(&activation_stats(&a, &b, &loader, &device, &ProgressBar::hidden()));
+    let spec = PermSpec::from_structure(&a.structure()).unwrap();
+    let opts = WeightMatchingOptions::default();
+    let warm = relu_symmetries::align::weight_matching_from(&a.to_params(), &b.to_params(), &spec, &opts, act.perms.clone()).unwrap();
+    let at_start = relu_symmetries::align::weight_matching_from(&a.to_params(), &b.to_params(), &spec, &WeightMatchingOptions { max_sweeps: 0, ..opts }, act.perms.clone()).unwrap();
+    assert_eq!(warm.initial_objective, at_start.initial_objective);
+    assert!(warm.objective() >= warm.initial_objective - 1e-9 * warm.initial_objective.abs());
+    assert!(at_start.perms == act.perms && at_start.sweeps == 0);
+    assert!(warm.sweeps >= 1);
 }

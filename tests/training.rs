@@ -28,22 +28,28 @@ fn resume_continues_to_the_same_weights_as_an_uninterrupted_run() {
     let splits = tiny_splits(150, 50, 2);
     let cfg = quick_config(ModelKind::Vgg11Bn, 2, 3);
     let (d_full, d_split) = (temp_dir("resume-full"), temp_dir("resume-split"));
-    quick_train(&cfg, &splits, &d_full, false);
     let cpu = relu_symmetries::device::DeviceChoice::Cpu.resolve();
-    let stop = |resume, stop_after| relu_symmetries::train::TrainOptions {
-        out: d_split.clone(), resume, progress: false, log_epochs: false, stop_after,
+    let opts = |out: &std::path::Path, resume, stop_after, keep_epochs| relu_symmetries::train::TrainOptions {
+        out: out.to_path_buf(), resume, progress: false, log_epochs: false, stop_after, keep_epochs,
     };
-    let first = relu_symmetries::train::train(&cfg, &splits, info(&splits), &cpu, &stop(false, Some(1))).unwrap();
+    relu_symmetries::train::train(&cfg, &splits, info(&splits), &cpu, &opts(&d_full, false, None, vec![1])).unwrap();
+    let first = relu_symmetries::train::train(&cfg, &splits, info(&splits), &cpu, &opts(&d_split, false, Some(1), vec![])).unwrap();
     assert_eq!(first.epochs, 1);
-    let second = relu_symmetries::train::train(&cfg, &splits, info(&splits), &cpu, &stop(true, None)).unwrap();
-    assert_eq!(second.resumed_from_epoch, Some(1));
     let device = Device::flex();
-    let a = Checkpoint::open(&d_full).unwrap().load_model(&device).unwrap().to_params();
+    let after_one = Checkpoint::open(&d_split).unwrap().load_model(&device).unwrap().to_params();
+    let second = relu_symmetries::train::train(&cfg, &splits, info(&splits), &cpu, &opts(&d_split, true, None, vec![])).unwrap();
+    assert_eq!(second.resumed_from_epoch, Some(1));
+    let full = Checkpoint::open(&d_full).unwrap();
+    let a = full.load_model(&device).unwrap().to_params();
     let ck = Checkpoint::open(&d_split).unwrap();
     assert_eq!(a, ck.load_model(&device).unwrap().to_params(), "resumed run differs from the uninterrupted one");
     assert_eq!(ck.metrics().unwrap().len(), 2);
+    // the snapshot kept after epoch 1 is the state a run stopped after epoch 1 ends in
+    assert_eq!(full.kept_epochs().unwrap(), vec![1]);
+    assert_eq!(full.load_model_at(Some(1), &device).unwrap().to_params(), after_one, "kept epoch-1 weights differ");
+    assert!(full.load_model_at(Some(2), &device).unwrap_err().to_string().contains("model-e2.bpk"));
     // resuming a finished run trains nothing and reports the saved model
-    let again = relu_symmetries::train::train(&cfg, &splits, info(&splits), &cpu, &stop(true, None)).unwrap();
+    let again = relu_symmetries::train::train(&cfg, &splits, info(&splits), &cpu, &opts(&d_split, true, None, vec![])).unwrap();
     assert_eq!(again.resumed_from_epoch, Some(2));
     assert_eq!(again.test.accuracy, second.test.accuracy);
 }
@@ -81,7 +87,7 @@ fn resume_with_other_hyperparameters_is_refused() {
     let splits = tiny_splits(100, 50, 5);
     let dir = temp_dir("resume-mismatch");
     quick_train(&quick_config(ModelKind::Vgg11, 1, 0), &splits, &dir, false);
-    let opts = relu_symmetries::train::TrainOptions { out: dir.clone(), resume: true, progress: false, log_epochs: false, stop_after: None };
+    let opts = relu_symmetries::train::TrainOptions { out: dir.clone(), resume: true, progress: false, log_epochs: false, stop_after: None, keep_epochs: Vec::new() };
     let other = quick_config(ModelKind::Vgg11, 1, 9);
     let err = relu_symmetries::train::train(&other, &splits, info(&splits), &relu_symmetries::device::DeviceChoice::Cpu.resolve(), &opts).unwrap_err();
     assert!(matches!(err, TrainError::Mismatch { .. }), "{err}");

@@ -7,6 +7,21 @@
 //! correlation. The permutation `p` found for a space is applied to the second network, so its
 //! new channel `i` is its old channel `p(i)`, the one most correlated with channel `i` of the first.
 //!
+//! # Dead channels
+//!
+//! A channel whose activation is constant over the stream (a dead ReLU: zero on every position)
+//! has no correlation with anything: its row of the correlation matrix is NaN, and an assignment
+//! solver would place it arbitrarily, inflating every measure computed from the permutation.
+//! Such channels ([`live_channels`] says which are not) are therefore matched only to each other,
+//! and live channels only to live channels (if the two networks have different numbers of dead
+//! channels, the surplus live channels of one side fill the other side's dead slots). Among dead
+//! channels the assignment follows the correlation of their *pre-activations* (conv + BN output,
+//! which a dead ReLU hides but which is not constant), and the identity where that is undefined
+//! too. The pre-activations matter: a channel dead on the statistics stream may fire on other
+//! images, and in a GCNN a dead mirror pair matched by identity instead of to each other would
+//! break the exact equivariance of the merge. The matched correlation is the mean over live–live
+//! pairs only; the dead counts are reported beside it.
+//!
 //! REPAIR matches layers front to back, recomputing the second network's activations after each
 //! permutation. Permuting a hidden space (outputs of one layer and inputs of the next) leaves every
 //! other space's activations unchanged, so that recomputation yields the same statistics as one
@@ -21,41 +36,57 @@ use serde::{Deserialize, Serialize};
 use super::{Perm, PermSet, assign_max};
 use crate::batches::Loader;
 use crate::nets::Vgg;
-use crate::stats::PairStats;
+use crate::stats::{ChannelStats, PairStats};
 
 /// Result of activation matching.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ActivationMatching {
     /// One permutation per hidden space, to apply to the second network.
     pub perms: PermSet,
-    /// Per space, the mean correlation of matched channel pairs after alignment.
+    /// Per space, the mean correlation of matched live–live channel pairs after alignment.
     pub matched_corr: Vec<f64>,
-    /// Per space, the mean correlation of channel `i` with channel `i` before alignment.
+    /// Per space, the mean correlation of channel `i` with channel `i` before alignment (over
+    /// channels live in both networks).
     pub identity_corr: Vec<f64>,
+    /// Per space, which channels of the first network are live (not constant over the stream).
+    pub live_a: Vec<Vec<bool>>,
+    /// Per space, which channels of the second network are live.
+    pub live_b: Vec<Vec<bool>>,
     /// Images streamed.
     pub images: usize,
     /// Whether the stream was augmented.
     pub augmented: bool,
 }
 
+/// Joint statistics of one hidden space of two networks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerStats {
+    /// Of the activations (after ReLU): what is matched.
+    pub post: PairStats,
+    /// Of the pre-activations (conv + BN, before ReLU): what orders the dead channels.
+    pub pre: PairStats,
+}
+
 /// Activation statistics of every hidden space of two networks over one pass of `loader`.
-pub fn activation_stats(a: &Vgg, b: &Vgg, loader: &Loader, device: &Device, progress: &ProgressBar) -> Vec<PairStats> {
+pub fn activation_stats(a: &Vgg, b: &Vgg, loader: &Loader, device: &Device, progress: &ProgressBar) -> Vec<LayerStats> {
     let (a, b) = (a.valid(), b.valid());
     let device = device.clone().inner();
     let n = a.convs.len();
-    let mut stats: Vec<PairStats> = a
+    let mut stats: Vec<LayerStats> = a
         .conv_channels()
         .into_iter()
         .zip(b.conv_channels())
-        .map(|(ca, cb)| PairStats::new(ca, cb))
+        .map(|(ca, cb)| LayerStats { post: PairStats::new(ca, cb), pre: PairStats::new(ca, cb) })
         .collect();
     for (x, _) in loader.iter(0, &device) {
         let batch = x.dims()[0];
-        let mut posts_a = Vec::with_capacity(n);
-        a.forward_inspect(x.clone(), n - 1, |_, _, post| posts_a.push(post.clone()));
+        let mut maps_a = Vec::with_capacity(n);
+        a.forward_inspect(x.clone(), n - 1, |_, pre, post| maps_a.push((pre.clone(), post.clone())));
         let mut i = 0;
-        b.forward_inspect(x, n - 1, |_, _, post| {
-            stats[i].update(posts_a[i].clone(), post.clone());
+        b.forward_inspect(x, n - 1, |_, pre, post| {
+            let (pre_a, post_a) = maps_a[i].clone();
+            stats[i].post.update(post_a, post.clone());
+            stats[i].pre.update(pre_a, pre.clone());
             i += 1;
         });
         progress.inc(batch as u64);
@@ -63,21 +94,63 @@ pub fn activation_stats(a: &Vgg, b: &Vgg, loader: &Loader, device: &Device, prog
     stats
 }
 
+/// A channel counts as dead (constant) when its standard deviation over the stream is at most
+/// this fraction of the largest one in its layer (exactly dead ReLUs have 0).
+pub const DEAD_RELATIVE_STD: f64 = 1e-6;
+
+/// Which channels are live: standard deviation above [`DEAD_RELATIVE_STD`] times the layer's largest.
+pub fn live_channels(stats: &ChannelStats) -> Vec<bool> {
+    let std = stats.std();
+    let max = std.iter().copied().fold(0.0f64, f64::max);
+    std.iter().map(|&s| s > DEAD_RELATIVE_STD * max && s > 0.0).collect()
+}
+
 // ANCHOR: perms_from_stats
-/// Permutations aligning `b` to `a` from correlation statistics (one per hidden space).
-pub fn perms_from_stats(stats: &[PairStats]) -> ActivationMatching {
-    let mut perms = Vec::new();
-    let (mut matched, mut ident) = (Vec::new(), Vec::new());
-    for s in stats {
+/// Permutations aligning `b` to `a` from correlation statistics (one per hidden space); dead
+/// channels are matched among themselves (see the module docs).
+pub fn perms_from_stats(stats: &[LayerStats]) -> ActivationMatching {
+    let mut out = ActivationMatching {
+        perms: Vec::new(),
+        matched_corr: Vec::new(),
+        identity_corr: Vec::new(),
+        live_a: Vec::new(),
+        live_b: Vec::new(),
+        images: 0,
+        augmented: false,
+    };
+    for st in stats {
+        let s = &st.post;
         let corr = s.corr();
-        let p = assign_max(&corr);
-        let n = p.len().max(1) as f64;
+        let pre = st.pre.corr();
+        let (la, lb) = (live_channels(&s.a), live_channels(&s.b));
+        // live–live: the activation correlation; dead–dead: the pre-activation correlation, a
+        // hair more on the diagonal (identity breaks exact ties); live–dead: below anything else,
+        // so as many live–live pairs as possible are formed. With equal dead counts the two
+        // blocks are independent assignment problems, so their scales do not interact.
         let finite = |v: f64| if v.is_finite() { v } else { 0.0 };
-        matched.push((0..p.len()).map(|i| finite(corr[[i, p.get(i)]])).sum::<f64>() / n);
-        ident.push((0..p.len()).map(|i| finite(corr[[i, i]])).sum::<f64>() / n);
-        perms.push(p);
+        let score = ndarray::Array2::from_shape_fn(corr.dim(), |(i, j)| match (la[i], lb[j]) {
+            (true, true) => finite(corr[[i, j]]),
+            (false, false) => finite(pre[[i, j]]) + if i == j { 1e-9 } else { 0.0 },
+            _ => -3.0,
+        });
+        let p = assign_max(&score);
+        let mean_over = |pairs: &mut dyn Iterator<Item = (usize, usize)>| {
+            let (mut sum, mut n) = (0.0, 0usize);
+            for (i, j) in pairs {
+                if la[i] && lb[j] && corr[[i, j]].is_finite() {
+                    sum += corr[[i, j]];
+                    n += 1;
+                }
+            }
+            if n == 0 { 0.0 } else { sum / n as f64 }
+        };
+        out.matched_corr.push(mean_over(&mut (0..p.len()).map(|i| (i, p.get(i)))));
+        out.identity_corr.push(mean_over(&mut (0..p.len().min(lb.len())).map(|i| (i, i))));
+        out.perms.push(p);
+        out.live_a.push(la);
+        out.live_b.push(lb);
     }
-    ActivationMatching { perms, matched_corr: matched, identity_corr: ident, images: 0, augmented: false }
+    out
 }
 
 // ANCHOR_END: perms_from_stats

@@ -14,7 +14,7 @@ mod perm;
 mod spec;
 mod weight_matching;
 
-pub use activation_matching::{ActivationMatching, activation_matching, activation_stats, identity_for, perms_from_stats};
+pub use activation_matching::{ActivationMatching, DEAD_RELATIVE_STD, LayerStats, activation_matching, activation_stats, identity_for, live_channels, perms_from_stats};
 pub use lap::{assign_max, assignment_score};
 pub use perm::{CycleCounts, NotAPermutation, Perm};
 pub use spec::*;

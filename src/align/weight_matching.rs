@@ -89,7 +89,7 @@ impl Default for WeightMatchingOptions {
 pub struct WeightMatching {
     /// One permutation per group; `apply_perms(b, spec, &perms)` is `b` aligned to `a`.
     pub perms: PermSet,
-    /// The objective `J` with identity permutations (before the first sweep).
+    /// The objective `J` at the starting permutations (the identity unless started elsewhere).
     pub initial_objective: f64,
     /// `J` after each sweep (non-decreasing up to floating-point rounding).
     pub objective_per_sweep: Vec<f64>,
@@ -195,7 +195,7 @@ impl Member<'_> {
 }
 
 /// Find permutations of `b`'s hidden channels maximising `Σ_t ⟨θ_a[t], (P·θ_b)[t]⟩` by
-/// coordinate descent over the groups (see the module docs).
+/// coordinate descent over the groups (see the module docs), starting from the identity.
 ///
 /// Fails, naming the parameter, if either map lacks a member of the spec, has a member axis of
 /// the wrong length, or the two maps disagree on a member's shape.
@@ -205,6 +205,20 @@ pub fn weight_matching(
     spec: &PermSpec,
     opts: &WeightMatchingOptions,
 ) -> Result<WeightMatching, AlignError> {
+    weight_matching_from(a, b, spec, opts, identity_perms(spec))
+}
+
+/// [`weight_matching`] started from the permutations `start` instead of the identity (e.g. those
+/// of activation matching). Coordinate descent only climbs, so the result is at least as good as
+/// `start`; comparing the end points of several starts shows whether one was a local optimum.
+pub fn weight_matching_from(
+    a: &ParamMap,
+    b: &ParamMap,
+    spec: &PermSpec,
+    opts: &WeightMatchingOptions,
+    start: PermSet,
+) -> Result<WeightMatching, AlignError> {
+    spec.check_perms(&start)?;
     spec.check_params(a)?;
     spec.check_params(b)?;
     let axes = spec.param_axes();
@@ -264,7 +278,7 @@ pub fn weight_matching(
         first.iter().map(|&(mi, g)| members[mi].objective(&perms[g], perms)).sum()
     };
 
-    let mut perms = identity_perms(spec);
+    let mut perms = start;
     let initial_objective = objective(&members, &perms);
     let mut rng = StdRng::seed_from_u64(opts.seed);
     let mut order: Vec<usize> = (0..spec.groups.len()).collect();

@@ -42,6 +42,74 @@ enum Command {
     Figures(FiguresArgs),
     /// Export a checkpoint's weights as JSON ({name: {shape, data}}, burn layouts) for other tools.
     Export(ExportArgs),
+    /// The decisive study: plan, train, measure and report its matrix of nets and merges.
+    #[command(subcommand)]
+    Study(StudyCommand),
+}
+
+#[derive(Args, Clone)]
+struct StudyDirs {
+    /// Folder of the study's checkpoint directories.
+    #[arg(long, default_value = "runs/study")]
+    runs: PathBuf,
+    /// Folder of the study's results.
+    #[arg(long, default_value = "results/study")]
+    results: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum StudyCommand {
+    /// List every training run and measurement job, and which are done.
+    Plan {
+        #[command(flatten)]
+        dirs: StudyDirs,
+        /// Print one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Train (or resume) the study's nets that are not finished, in plan order.
+    Train {
+        #[command(flatten)]
+        dirs: StudyDirs,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Only these nets (default: every unfinished one).
+        #[arg(long = "net")]
+        nets: Vec<String>,
+        /// Stop each run (resumably) after this many epochs in total.
+        #[arg(long)]
+        stop_after: Option<usize>,
+        /// Compute device.
+        #[arg(long, value_enum, default_value = "auto")]
+        device: DeviceChoice,
+    },
+    /// Run the measurement jobs whose nets are trained and whose result file is missing.
+    Measure {
+        #[command(flatten)]
+        dirs: StudyDirs,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Only jobs whose result file name contains one of these strings.
+        #[arg(long = "only")]
+        only: Vec<String>,
+        /// Run at most this many jobs.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Compute device.
+        #[arg(long, value_enum, default_value = "auto")]
+        device: DeviceChoice,
+    },
+    /// Build the study's tables and figures from what is trained and measured.
+    Report {
+        #[command(flatten)]
+        dirs: StudyDirs,
+        /// Output folder of the book's generated tables and figures.
+        #[arg(long, default_value = "book/src/generated/study")]
+        out: PathBuf,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -236,6 +304,9 @@ struct TrainArgs {
     /// Stop (resumably) after this many epochs in total; continue later with --resume.
     #[arg(long)]
     stop_after: Option<usize>,
+    /// Keep the weights after these epochs (e.g. 1,2,4,8,16) as DIR/epochs/model-eK.bpk.
+    #[arg(long, value_delimiter = ',')]
+    keep_epochs: Vec<usize>,
     /// Print one JSON object with the result on stdout.
     #[arg(long)]
     json: bool,
@@ -302,6 +373,7 @@ fn main() -> Result<()> {
         Command::Theory(a) => cmd_theory(a),
         Command::MlpConjecture(a) => cmd_mlp(a),
         Command::Export(a) => cmd_export(a),
+        Command::Study(c) => cmd_study(c),
         Command::Figures(a) => {
             for f in relu_symmetries::experiments::report::build_report(&a.runs, &a.results, &a.out)? {
                 println!("{}", f.display());
@@ -357,7 +429,7 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             splits.test.len, cfg.epochs, device.description
         );
     }
-    let opts = TrainOptions { out: a.out.clone(), resume: a.resume, progress: !a.json, log_epochs: !a.json, stop_after: a.stop_after };
+    let opts = TrainOptions { out: a.out.clone(), resume: a.resume, progress: !a.json, log_epochs: !a.json, stop_after: a.stop_after, keep_epochs: a.keep_epochs.clone() };
     let summary = train::train(&cfg, &splits, info, &device, &opts)
         .with_context(|| format!("training into {}", a.out.display()))?;
     if a.json {
@@ -527,6 +599,10 @@ fn cmd_align(args: AlignArgs) -> Result<()> {
                 "matched_corr": alignment.matched_corr.as_ref().map(|m| m[i]),
                 "equivariance_error": equiv.as_ref().map(|e| e[i].relative_error),
                 "unaligned_error": equiv.as_ref().map(|e| e[i].unaligned_error),
+                "off_centre_error": equiv.as_ref().map(|e| e[i].off_centre_error),
+                "unaligned_off_centre_error": equiv.as_ref().map(|e| e[i].unaligned_off_centre_error),
+                "dead": equiv.as_ref().and_then(|e| e[i].dead),
+                "moved_share": equiv.as_ref().and_then(|e| e[i].moved_share),
             })
         })
         .collect();
@@ -602,9 +678,8 @@ fn cmd_merge(args: MergeArgs) -> Result<()> {
             .col("method", "", Values::Str(vec![format!("{:?}", p.method).to_lowercase(); n]))
             .col("repair", "", Values::Str(vec![format!("{:?}", args.repair).to_lowercase(); n]))
             .col("alpha", "", Values::F64(outcome.curve.iter().map(|c| c.alpha).collect()))
-            .col("test_accuracy", "fraction", Values::F64(outcome.curve.iter().map(|c| c.metrics.accuracy).collect()))
-            .col("test_loss", "nats", Values::F64(outcome.curve.iter().map(|c| c.metrics.loss).collect()))
-            .col("flip_agreement", "fraction", Values::F64(outcome.curve.iter().map(|c| c.metrics.flip_agreement).collect()));
+            .col("test_accuracy", "fraction", Values::F64(outcome.curve.iter().map(|c| c.accuracy).collect()))
+            .col("test_loss", "nats", Values::F64(outcome.curve.iter().map(|c| c.loss).collect()));
         t.write(out, "merge", &provenance(&pair, json!({ "barriers": outcome.barriers, "seconds": outcome.seconds })))?;
     }
     if p.json {
@@ -616,7 +691,7 @@ fn cmd_merge(args: MergeArgs) -> Result<()> {
             "method": p.method,
             "repair": args.repair,
             "device": pair.device.description,
-            "endpoints": [outcome.curve.first().map(|c| &c.metrics), outcome.curve.last().map(|c| &c.metrics)],
+            "endpoints": [outcome.curve.first().and_then(|c| c.full.as_ref()), outcome.curve.last().and_then(|c| c.full.as_ref())],
             "curve": outcome.curve,
             "barriers": outcome.barriers,
             "unaligned_midpoint_accuracy": outcome.unaligned_midpoint_accuracy,
@@ -628,9 +703,9 @@ fn cmd_merge(args: MergeArgs) -> Result<()> {
         }))?);
     } else {
         println!("{kind} barrier: {} vs {} ({:?} matching, repair {:?}, {})", p.a.display(), pair.partner_name, p.method, args.repair, pair.device.description);
-        println!("{:>6} {:>9} {:>9} {:>11}", "alpha", "accuracy", "loss", "flip-agree");
+        println!("{:>6} {:>9} {:>9}", "alpha", "accuracy", "loss");
         for c in &outcome.curve {
-            println!("{:>6.3} {:>9.4} {:>9.4} {:>11.4}", c.alpha, c.metrics.accuracy, c.metrics.loss, c.metrics.flip_agreement);
+            println!("{:>6.3} {:>9.4} {:>9.4}", c.alpha, c.accuracy, c.loss);
         }
         let b = &outcome.barriers;
         println!(
@@ -650,6 +725,106 @@ fn cmd_merge(args: MergeArgs) -> Result<()> {
             outcome.seconds.align, outcome.seconds.stats, outcome.seconds.merge_repair, outcome.seconds.evaluate, outcome.seconds.total);
     }
     Ok(())
+}
+
+fn cmd_study(c: StudyCommand) -> Result<()> {
+    use relu_symmetries::experiments::study::{self, StudySpec, report::StudyReport, run::is_trained};
+    let spec = StudySpec::decisive();
+    let open_data = |data: &DataArgs| -> Result<(data::Splits, data::DatasetInfo)> {
+        let data_path = match (data.dataset, &data.data) {
+            (DatasetKind::Cifar10, None) if data::cifar10_source(None).is_err() => Some(download_cifar10()?),
+            _ => data.data.clone(),
+        };
+        Ok(data::open(data.dataset, data_path.as_deref(), &data.cache, true)?)
+    };
+    match c {
+        StudyCommand::Plan { dirs, json } => {
+            let nets: Vec<serde_json::Value> = spec
+                .nets()
+                .iter()
+                .map(|n| json!({ "name": n.name, "variant": n.variant, "role": n.role, "trained": is_trained(&dirs.runs.join(&n.name), n), "keep_epochs": n.keep_epochs }))
+                .collect();
+            let jobs: Vec<serde_json::Value> = spec
+                .merge_jobs()
+                .iter()
+                .map(|j| json!({ "file": j.file_name(), "group": j.group, "done": dirs.results.join("pairs").join(j.file_name()).exists() }))
+                .collect();
+            if json {
+                println!("{}", serde_json::to_string(&json!({ "command": "study plan", "spec": spec, "nets": nets, "jobs": jobs }))?);
+            } else {
+                println!("training runs ({}):", dirs.runs.display());
+                for n in &nets {
+                    println!("  [{}] {:<22} {}", if n["trained"].as_bool() == Some(true) { "x" } else { " " }, n["name"].as_str().unwrap_or(""), n["variant"]);
+                }
+                let done = jobs.iter().filter(|j| j["done"].as_bool() == Some(true)).count();
+                println!("measurement jobs ({}/pairs): {done} of {} done", dirs.results.display(), jobs.len());
+                for j in &jobs {
+                    println!("  [{}] {}", if j["done"].as_bool() == Some(true) { "x" } else { " " }, j["file"].as_str().unwrap_or(""));
+                }
+            }
+            Ok(())
+        }
+        StudyCommand::Train { dirs, data, nets, stop_after, device } => {
+            for n in &nets {
+                if spec.net(n).is_none() {
+                    anyhow::bail!("no net named {n} in the study (see `relusym study plan`)");
+                }
+            }
+            let (splits, info) = open_data(&data)?;
+            let device = device.resolve();
+            for net in spec.nets() {
+                if (!nets.is_empty() && !nets.contains(&net.name)) || is_trained(&dirs.runs.join(&net.name), &net) {
+                    continue;
+                }
+                eprintln!("training {} ({:?}) on {}", net.name, net.variant, device.description);
+                let s = study::train_net(&net, &dirs.runs, &splits, info.clone(), &device, stop_after, true)
+                    .with_context(|| format!("training {}", net.name))?;
+                eprintln!("{}: test accuracy {:.4}, flip agreement {:.4}, {:.1} min", net.name, s.test.accuracy, s.test.flip_agreement, s.wall_s / 60.0);
+            }
+            Ok(())
+        }
+        StudyCommand::Measure { dirs, data, only, limit, device } => {
+            let (splits, info) = open_data(&data)?;
+            let device = device.resolve();
+            let mut ran = 0usize;
+            for job in spec.merge_jobs() {
+                let path = dirs.results.join("pairs").join(job.file_name());
+                if path.exists() || (!only.is_empty() && !only.iter().any(|o| job.file_name().contains(o.as_str()))) {
+                    continue;
+                }
+                if limit.is_some_and(|l| ran >= l) {
+                    break;
+                }
+                match study::run_merge_job(&spec, &job, &dirs.runs, &splits, &info.name, &device, true) {
+                    Ok(r) => {
+                        r.write(&path)?;
+                        ran += 1;
+                        let mid = |rep| r.outcome(rep).and_then(|o| o.barriers.midpoint_accuracy).map_or("-".into(), |v| format!("{:.2}", 100.0 * v));
+                        eprintln!(
+                            "{}: midpoint accuracy barrier {} (none) / {} (repair), {:.0} s",
+                            job.file_name(), mid(RepairMode::None), mid(RepairMode::Repair), r.outcomes.iter().map(|o| o.seconds.total).fold(0.0, f64::max)
+                        );
+                    }
+                    Err(study::StudyError::Missing { path }) => eprintln!("{}: skipped, {} not trained yet", job.file_name(), path.display()),
+                    Err(e) => return Err(e).with_context(|| format!("measuring {}", job.file_name())),
+                }
+            }
+            eprintln!("{ran} jobs measured");
+            Ok(())
+        }
+        StudyCommand::Report { dirs, out, json } => {
+            let report = StudyReport::build(&spec, &dirs.runs, &dirs.results)?;
+            let files = study::report::write_report(&report, &dirs.runs, &dirs.results, &out)?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                for f in files {
+                    println!("{}", f.display());
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 fn cmd_theory(a: TheoryArgs) -> Result<()> {

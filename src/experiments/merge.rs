@@ -2,10 +2,13 @@
 //!
 //! 1. The partner: the flipped network `x ↦ f(hflip x)` (GCNN barrier) or a twin trained from
 //!    another seed (ordinary barrier).
-//! 2. Align the partner to the network: activation matching (REPAIR) or weight matching (Git
-//!    Re-Basin).
+//! 2. Align the partner to the network: activation matching (REPAIR), weight matching (Git
+//!    Re-Basin) from the identity, or weight matching started from activation matching's
+//!    permutations. One activation-statistics pass is made in every case: it finds the dead
+//!    channels that the live-channel measures leave out.
 //! 3. For each α on the grid: interpolate, repair (none, BN reset, REPAIR, closed-form REPAIR),
-//!    evaluate on the test set. Endpoints are evaluated as they are.
+//!    evaluate on the test set. Endpoints are evaluated as they are. Several repair modes share
+//!    one alignment and the endpoint evaluations ([`merge_experiments`]).
 //! 4. Barriers, per-layer equivariance errors (flip partner), variance collapse at α = ½.
 
 use std::time::Instant;
@@ -14,26 +17,44 @@ use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::align::{PermSet, PermSpec, WeightMatchingOptions, activation_matching, weight_matching};
+use crate::align::{PermSet, PermSpec, WeightMatchingOptions, activation_stats, perms_from_stats, weight_matching, weight_matching_from};
 use crate::batches::Loader;
 use crate::data::{Augment, Splits};
 use crate::merge::{MergeError, RepairMode, endpoint_pre_stats, interpolate, permute_model, pre_activation_stats, repair, repair_closed_form, reset_batch_norm};
 use crate::metrics::{Barriers, CurvePoint, LayerEquivariance, barriers, layerwise_equivariance, variance_ratios};
 use crate::nets::Vgg;
-use crate::train::{EvalMetrics, evaluate_on};
+use crate::train::{EvalMetrics, accuracy_and_loss, evaluate_on};
 
 /// How to find the permutations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// Correlation of activations (REPAIR).
     Activation,
-    /// Inner products of weights (Git Re-Basin).
+    /// Inner products of weights (Git Re-Basin), coordinate descent from the identity.
     Weight,
+    /// Weight matching started from activation matching's permutations.
+    #[value(name = "weight-warm")]
+    #[serde(rename = "weight-warm")]
+    WeightWarm,
+}
+
+impl Method {
+    /// Every method, in table order.
+    pub const ALL: [Method; 3] = [Method::Activation, Method::Weight, Method::WeightWarm];
+
+    /// Short name used in file names and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Activation => "activation",
+            Method::Weight => "weight",
+            Method::WeightWarm => "weight-warm",
+        }
+    }
 }
 
 /// Settings of an alignment / merge run.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MergeConfig {
     /// Matching method.
     pub method: Method,
@@ -75,10 +96,19 @@ pub struct Alignment {
     pub method: Method,
     /// One permutation per hidden space, applied to the partner.
     pub perms: PermSet,
-    /// Per hidden space: mean correlation of matched channels (activation matching only).
+    /// Per hidden space: mean correlation of matched live channels (activation matching only).
     pub matched_corr: Option<Vec<f64>>,
-    /// Weight-matching objective after each sweep (weight matching only).
+    /// Per hidden space: which channels of the reference are live over the statistics stream.
+    pub live_a: Vec<Vec<bool>>,
+    /// Per hidden space: which channels of the (unaligned) partner are live.
+    pub live_b: Vec<Vec<bool>>,
+    /// Weight-matching objective `Σ ⟨θ_a, P·θ_b⟩` at the start of the descent (weight methods).
+    pub initial_objective: Option<f64>,
+    /// Weight-matching objective after each sweep (weight methods).
     pub objective_per_sweep: Option<Vec<f64>>,
+    /// The weight-matching objective of the final permutations (every method, so that methods
+    /// can be compared on it).
+    pub weight_objective: f64,
     /// Images streamed (activation matching).
     pub images: usize,
     /// Whether the stream was augmented.
@@ -110,42 +140,45 @@ pub fn stats_loader<'a>(splits: &'a Splits, cfg: &MergeConfig) -> Loader<'a> {
 /// Align `partner` to `reference`.
 pub fn align(reference: &Vgg, partner: &Vgg, cfg: &MergeConfig, splits: &Splits, device: &Device, show: bool) -> Result<Alignment, MergeError> {
     let t = Instant::now();
-    Ok(match cfg.method {
-        Method::Activation => {
-            let loader = stats_loader(splits, cfg);
-            let pb = bar(loader.images() as u64, show, "matching");
-            let m = activation_matching(reference, partner, &loader, device, &pb);
-            pb.finish_and_clear();
-            Alignment {
-                method: cfg.method,
-                perms: m.perms,
-                matched_corr: Some(m.matched_corr),
-                objective_per_sweep: None,
-                images: m.images,
-                augmented: m.augmented,
-                seconds: t.elapsed().as_secs_f64(),
-            }
+    let loader = stats_loader(splits, cfg);
+    let pb = bar(loader.images() as u64, show, "statistics");
+    let act = perms_from_stats(&activation_stats(reference, partner, &loader, device, &pb));
+    pb.finish_and_clear();
+    let spec = PermSpec::from_structure(&reference.structure())?;
+    let (pa, pb) = (reference.to_params(), partner.to_params());
+    let opts = WeightMatchingOptions { seed: cfg.seed, ..WeightMatchingOptions::default() };
+    let (perms, matched_corr, initial_objective, objective_per_sweep) = match cfg.method {
+        Method::Activation => (act.perms.clone(), Some(act.matched_corr.clone()), None, None),
+        Method::Weight | Method::WeightWarm => {
+            let m = if cfg.method == Method::Weight {
+                weight_matching(&pa, &pb, &spec, &opts)?
+            } else {
+                weight_matching_from(&pa, &pb, &spec, &opts, act.perms.clone())?
+            };
+            (m.perms, None, Some(m.initial_objective), Some(m.objective_per_sweep))
         }
-        Method::Weight => {
-            let spec = PermSpec::from_structure(&reference.structure())?;
-            let opts = WeightMatchingOptions { seed: cfg.seed, ..WeightMatchingOptions::default() };
-            let m = weight_matching(&reference.to_params(), &partner.to_params(), &spec, &opts)?;
-            Alignment {
-                method: cfg.method,
-                perms: m.perms,
-                matched_corr: None,
-                objective_per_sweep: Some(m.objective_per_sweep),
-                images: 0,
-                augmented: false,
-                seconds: t.elapsed().as_secs_f64(),
-            }
-        }
+    };
+    let at = WeightMatchingOptions { max_sweeps: 0, ..opts };
+    let weight_objective = weight_matching_from(&pa, &pb, &spec, &at, perms.clone())?.initial_objective;
+    Ok(Alignment {
+        method: cfg.method,
+        perms,
+        matched_corr,
+        live_a: act.live_a,
+        live_b: act.live_b,
+        initial_objective,
+        objective_per_sweep,
+        weight_objective,
+        images: loader.images(),
+        augmented: loader.is_augmented(),
+        seconds: t.elapsed().as_secs_f64(),
     })
 }
 
-/// Per-layer equivariance of `net` given an alignment of its flipped copy to it.
+/// Per-layer equivariance of `net` given an alignment of its flipped copy to it (live-channel
+/// measures over the channels live in `net`).
 pub fn equivariance_report(net: &Vgg, alignment: &Alignment) -> Result<Vec<LayerEquivariance>, MergeError> {
-    layerwise_equivariance(&net.to_params(), &net.structure(), &alignment.perms)
+    layerwise_equivariance(&net.to_params(), &net.structure(), &alignment.perms, Some(&alignment.live_a))
 }
 
 /// One evaluated merge point.
@@ -153,8 +186,13 @@ pub fn equivariance_report(net: &Vgg, alignment: &Alignment) -> Result<Vec<Layer
 pub struct MergePoint {
     /// α.
     pub alpha: f64,
-    /// Metrics of the (repaired) merged net.
-    pub metrics: EvalMetrics,
+    /// Test accuracy of the (repaired) merged net (fraction).
+    pub accuracy: f64,
+    /// Its mean test cross-entropy.
+    pub loss: f64,
+    /// The full metrics, flip invariance included (endpoints only; interior points are evaluated
+    /// without the flipped pass).
+    pub full: Option<EvalMetrics>,
 }
 
 /// Everything a merge run measured.
@@ -207,7 +245,29 @@ pub enum Partner<'a> {
 /// For the flip partner, the α = 1 endpoint (the aligned flipped net, which computes
 /// x ↦ f(hflip x) exactly) is read off the α = 0 evaluation, which already computes f(hflip x).
 pub fn merge_experiment(a: &Vgg, partner: Partner, cfg: &MergeConfig, splits: &Splits, device: &Device, show: bool) -> Result<MergeOutcome, MergeError> {
-    let total = Instant::now();
+    let mut all = merge_experiments(a, partner, cfg, &[cfg.repair], splits, device, show)?;
+    Ok(all.remove(0))
+}
+
+fn check_repair(repair: RepairMode, batch_norm: bool) -> Result<(), MergeError> {
+    match (repair, batch_norm) {
+        (RepairMode::BnReset, false) => Err(MergeError::NotApplicable("bn-reset needs a network with BatchNorm; use repair or closed-form".into())),
+        (RepairMode::ClosedForm, true) => Err(MergeError::NotApplicable("closed-form REPAIR applies to nets without BatchNorm; use bn-reset or repair".into())),
+        _ => Ok(()),
+    }
+}
+
+/// [`merge_experiment`] for several repair modes at once: one alignment, one set of endpoint
+/// statistics and one evaluation of each endpoint serve every mode (`cfg.repair` is ignored).
+pub fn merge_experiments(
+    a: &Vgg,
+    partner: Partner,
+    cfg: &MergeConfig,
+    repairs: &[RepairMode],
+    splits: &Splits,
+    device: &Device,
+    show: bool,
+) -> Result<Vec<MergeOutcome>, MergeError> {
     let is_flip = matches!(partner, Partner::Flip);
     let flipped;
     let partner = match partner {
@@ -220,14 +280,10 @@ pub fn merge_experiment(a: &Vgg, partner: Partner, cfg: &MergeConfig, splits: &S
     if !cfg.alphas.iter().any(|&x| x == 0.0) || !cfg.alphas.iter().any(|&x| x == 1.0) {
         return Err(MergeError::NotApplicable("the α grid must contain 0 and 1".into()));
     }
-    match (cfg.repair, a.has_batch_norm()) {
-        (RepairMode::BnReset, false) => return Err(MergeError::NotApplicable("bn-reset needs a network with BatchNorm; use repair or closed-form".into())),
-        (RepairMode::Repair | RepairMode::ClosedForm, true) => return Err(MergeError::NotApplicable("REPAIR applies to nets without BatchNorm; use bn-reset".into())),
-        _ => {}
+    for &r in repairs {
+        check_repair(r, a.has_batch_norm())?;
     }
-    let mut timings = Timings::default();
     let alignment = align(a, partner, cfg, splits, device, show)?;
-    timings.align = alignment.seconds;
     let b = permute_model(partner, &alignment.perms)?;
     let (pa, pb) = (a.to_params(), b.to_params());
     let loader = stats_loader(splits, cfg);
@@ -235,69 +291,77 @@ pub fn merge_experiment(a: &Vgg, partner: Partner, cfg: &MergeConfig, splits: &S
 
     let t = Instant::now();
     let endpoints = endpoint_pre_stats(a, &b, &loader, device, &bar(loader.images() as u64, show, "statistics"));
-    timings.stats = t.elapsed().as_secs_f64();
+    let stats_seconds = t.elapsed().as_secs_f64();
 
     let mut alphas = cfg.alphas.clone();
     alphas.sort_by(f64::total_cmp);
     alphas.dedup();
-    let mut curve: Vec<MergePoint> = Vec::new();
-    let (mut ratio_before, mut ratio_after) = (Vec::new(), Vec::new());
-    let eb = bar((alphas.len() * eval_loader.images()) as u64, show, "evaluate");
-    for &alpha in &alphas {
-        let t = Instant::now();
-        let net = if alpha == 0.0 {
-            a.clone()
-        } else if alpha == 1.0 {
-            b.clone()
-        } else {
+    let interior = alphas.iter().filter(|&&x| x != 0.0 && x != 1.0).count();
+    let eb = bar(((2 + interior * repairs.len()) * eval_loader.images()) as u64, show, "evaluate");
+
+    // Endpoints, shared by every mode.
+    let t = Instant::now();
+    let full_a = evaluate_on(a, &eval_loader, device, &eb);
+    let full_b = if is_flip { full_a.of_flipped() } else { evaluate_on(&b, &eval_loader, device, &eb) };
+    let unaligned_midpoint_accuracy = if alphas.contains(&0.5) {
+        let merged = a.with_params(&interpolate(&pa, &partner.to_params(), 0.5)?);
+        Some(accuracy_and_loss(&merged, &eval_loader, device, &ProgressBar::hidden()).0)
+    } else {
+        None
+    };
+    let endpoint_seconds = t.elapsed().as_secs_f64();
+    let endpoint = |alpha: f64, m: &EvalMetrics| MergePoint { alpha, accuracy: m.accuracy, loss: m.loss, full: Some(m.clone()) };
+
+    let mut outcomes = Vec::new();
+    for &mode in repairs {
+        let mut timings = Timings { align: alignment.seconds, stats: stats_seconds, evaluate: endpoint_seconds, ..Timings::default() };
+        let mode_start = Instant::now();
+        let mut curve: Vec<MergePoint> = Vec::new();
+        let (mut ratio_before, mut ratio_after) = (Vec::new(), Vec::new());
+        for &alpha in &alphas {
+            if alpha == 0.0 {
+                curve.push(endpoint(alpha, &full_a));
+                continue;
+            }
+            if alpha == 1.0 {
+                curve.push(endpoint(alpha, &full_b));
+                continue;
+            }
+            let t = Instant::now();
             let merged = a.with_params(&interpolate(&pa, &pb, alpha)?);
-            let repaired = match cfg.repair {
+            let repaired = match mode {
                 RepairMode::None => merged.clone(),
                 RepairMode::BnReset => reset_batch_norm(&merged, &loader, device, &ProgressBar::hidden()),
                 RepairMode::Repair => repair(&merged, &endpoints, alpha, &loader, device, &ProgressBar::hidden())?,
                 RepairMode::ClosedForm => repair_closed_form(&merged, &endpoints, alpha)?,
             };
-            if (alpha - 0.5).abs() < 1e-9 && !a.has_batch_norm() {
+            if (alpha - 0.5).abs() < 1e-9 {
                 ratio_before = variance_ratios(&pre_activation_stats(&merged, &loader, device), &endpoints.layers);
-                ratio_after = if cfg.repair == RepairMode::None {
+                ratio_after = if mode == RepairMode::None {
                     ratio_before.clone()
                 } else {
                     variance_ratios(&pre_activation_stats(&repaired, &loader, device), &endpoints.layers)
                 };
             }
-            repaired
-        };
-        timings.merge_repair += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let metrics = match curve.first() {
-            Some(first) if is_flip && alpha == 1.0 => first.metrics.of_flipped(),
-            _ => evaluate_on(&net, &eval_loader, device, &eb),
-        };
-        timings.evaluate += t.elapsed().as_secs_f64();
-        curve.push(MergePoint { alpha, metrics });
+            timings.merge_repair += t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let (accuracy, loss) = accuracy_and_loss(&repaired, &eval_loader, device, &eb);
+            timings.evaluate += t.elapsed().as_secs_f64();
+            curve.push(MergePoint { alpha, accuracy, loss, full: None });
+        }
+        let points: Vec<CurvePoint> = curve.iter().map(|p| CurvePoint { alpha: p.alpha, accuracy: p.accuracy, loss: p.loss }).collect();
+        timings.total = alignment.seconds + stats_seconds + endpoint_seconds + mode_start.elapsed().as_secs_f64();
+        outcomes.push(MergeOutcome {
+            config: MergeConfig { repair: mode, ..cfg.clone() },
+            barriers: barriers(&points),
+            alignment: alignment.clone(),
+            curve,
+            unaligned_midpoint_accuracy,
+            variance_ratio_before: ratio_before,
+            variance_ratio_after: ratio_after,
+            seconds: timings,
+        });
     }
     eb.finish_and_clear();
-    let t = Instant::now();
-    let unaligned_midpoint_accuracy = if alphas.contains(&0.5) {
-        let merged = a.with_params(&interpolate(&pa, &partner.to_params(), 0.5)?);
-        Some(evaluate_on(&merged, &eval_loader, device, &ProgressBar::hidden()).accuracy)
-    } else {
-        None
-    };
-    timings.evaluate += t.elapsed().as_secs_f64();
-    let points: Vec<CurvePoint> = curve
-        .iter()
-        .map(|p| CurvePoint { alpha: p.alpha, accuracy: p.metrics.accuracy, loss: p.metrics.loss })
-        .collect();
-    timings.total = total.elapsed().as_secs_f64();
-    Ok(MergeOutcome {
-        config: cfg.clone(),
-        barriers: barriers(&points),
-        alignment,
-        curve,
-        unaligned_midpoint_accuracy,
-        variance_ratio_before: ratio_before,
-        variance_ratio_after: ratio_after,
-        seconds: timings,
-    })
+    Ok(outcomes)
 }

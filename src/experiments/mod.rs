@@ -2,9 +2,12 @@
 //!
 //! * [`merge`]: align a network with its flipped self (the GCNN barrier) or with an
 //!   independently trained twin (the ordinary barrier), merge along an α grid, repair, measure.
+//! * [`study`]: the decisive study — a matrix of training variants, seeds, kept epochs and
+//!   widths, with GCNN and ordinary barriers measured for all of it.
 //! * [`mlp_conjecture`]: the MLP-sized conjecture experiment (trained invariant MLPs, how close
 //!   to layerwise equivariant).
 
 pub mod merge;
 pub mod mlp_conjecture;
 pub mod report;
+pub mod study;

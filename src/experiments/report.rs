@@ -43,6 +43,12 @@ fn figure(out: &Path, stem: &str, title: &str, x: &str, y: &str, series: &[Serie
     Ok(())
 }
 
+/// A curve point's value: `key` at the top level (current results) or under `metrics` (results
+/// written before merge points carried accuracy and loss themselves).
+fn point(c: &Value, key: &str) -> Option<f64> {
+    c[key].as_f64().or_else(|| c["metrics"][key].as_f64())
+}
+
 fn pct(v: Option<f64>) -> String {
     v.map_or("–".into(), |x| format!("{:.2}", 100.0 * x))
 }
@@ -81,7 +87,8 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
 
     // Merges: curves + barrier table.
     let mut merge_series: Vec<Series> = Vec::new();
-    let mut mt = String::from("| barrier | matching | repair | acc. α=0 % | acc. α=½ % | acc. α=1 % | midpoint acc. barrier (pts) | midpoint loss barrier | sup loss barrier | unaligned α=½ acc. % | α=½ flip agreement % |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let mut mt = String::from("| barrier | matching | repair | acc. α=0 % | acc. α=½ % | acc. α=1 % | midpoint acc. barrier (pts) |\n|---|---|---|---|---|---|---|\n");
+    let mut ml = String::from("| barrier | matching | repair | midpoint loss barrier | sup loss barrier | unaligned α=½ acc. % | α=½ flip agreement % |\n|---|---|---|---|---|---|---|\n");
     let mut found = false;
     for kind in ["gcnn", "twin"] {
         for method in ["activation", "weight"] {
@@ -89,14 +96,18 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
                 let Some(v) = read_json(&results.join(format!("merge-{kind}-{method}-{repair}.json"))) else { continue };
                 found = true;
                 let curve = v["curve"].as_array().cloned().unwrap_or_default();
-                let at = |a: f64, key: &str| curve.iter().find(|c| (c["alpha"].as_f64().unwrap_or(-1.0) - a).abs() < 1e-9).and_then(|c| c["metrics"][key].as_f64());
+                let at = |a: f64, key: &str| curve.iter().find(|c| (c["alpha"].as_f64().unwrap_or(-1.0) - a).abs() < 1e-9).and_then(|c| point(c, key));
                 let label = if kind == "gcnn" { "GCNN (flipped self)" } else { "ordinary (twin)" };
                 let b = &v["barriers"];
                 let _ = writeln!(
                     mt,
-                    "| {label} | {method} | {repair} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {label} | {method} | {repair} | {} | {} | {} | {} |",
                     pct(at(0.0, "accuracy")), pct(at(0.5, "accuracy")), pct(at(1.0, "accuracy")),
                     b["midpoint_accuracy"].as_f64().map_or("–".into(), |x| format!("{:.2}", 100.0 * x)),
+                );
+                let _ = writeln!(
+                    ml,
+                    "| {label} | {method} | {repair} | {} | {} | {} | {} |",
                     b["midpoint_loss"].as_f64().map_or("–".into(), |x| format!("{x:.3}")),
                     b["loss_barrier"].as_f64().map_or("–".into(), |x| format!("{x:.3}")),
                     pct(v["unaligned_midpoint_accuracy"].as_f64()),
@@ -105,16 +116,18 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
                 if method == "activation" {
                     merge_series.push((
                         format!("{kind}, {repair}"),
-                        curve.iter().filter_map(|c| Some((c["alpha"].as_f64()?, 100.0 * c["metrics"]["accuracy"].as_f64()?))).collect(),
+                        curve.iter().filter_map(|c| Some((c["alpha"].as_f64()?, 100.0 * point(c, "accuracy")?))).collect(),
                     ));
                 }
             }
         }
     }
     if found {
-        let p = out.join("merge.md");
-        write(&p, &mt)?;
-        written.push(p);
+        for (name, text) in [("merge.md", &mt), ("merge-loss.md", &ml)] {
+            let p = out.join(name);
+            write(&p, text)?;
+            written.push(p);
+        }
         figure(out, "merge-curves", "Merging along θ_α (activation matching)", "α", "test accuracy (%)", &merge_series, &mut written)?;
     }
 
@@ -164,7 +177,7 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
             (Some(a), Some(b)) if a > 0.0 => format!("{:.2}", b / a),
             _ => "–".into(),
         };
-        let acc = |i: usize| r["curve"][i]["metrics"]["accuracy"].as_f64().map_or("–".into(), |x| format!("{:.2}", 100.0 * x));
+        let acc = |i: usize| point(&r["curve"][i], "accuracy").map_or("–".into(), |x| format!("{:.2}", 100.0 * x));
         let pacc = |k: &str| py["results"][k][0].as_f64().map_or("–".into(), |x| format!("{:.2}", 100.0 * x));
         let mut t = String::from("| step | relusym (s) | PyTorch port (s) | speed-up (PyTorch / relusym) |\n|---|---|---|---|\n");
         let rs_merge = rs["stats"].as_f64().unwrap_or(0.0) + rs["merge_repair"].as_f64().unwrap_or(0.0);
@@ -197,7 +210,7 @@ mod tests {
         std::fs::create_dir_all(&results).unwrap();
         // nothing there yet: nothing written, no error
         assert!(build_report(&runs, &results, &out).unwrap().is_empty());
-        let curve = |a: f64, acc: f64| serde_json::json!({"alpha": a, "metrics": {"accuracy": acc, "loss": 1.0, "flip_agreement": 0.9}});
+        let curve = |a: f64, acc: f64| serde_json::json!({"alpha": a, "accuracy": acc, "loss": 1.0});
         let merge = serde_json::json!({
             "curve": [curve(0.0, 0.8), curve(0.5, 0.4), curve(1.0, 0.78)],
             "barriers": {"midpoint_accuracy": 0.39, "midpoint_loss": 1.2, "loss_barrier": 1.2, "accuracy_barrier": 0.39},

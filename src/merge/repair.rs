@@ -1,4 +1,4 @@
-//! REPAIR (Jordan et al., ICLR 2023) for networks without BatchNorm.
+//! REPAIR (Jordan et al., ICLR 2023).
 //!
 //! Interpolating two aligned networks shrinks the variance of hidden units (their weights
 //! partially cancel). REPAIR resets, for every channel of every conv, the merged network's
@@ -13,6 +13,10 @@
 //!
 //! * [`repair`] measures the merged network's μ, σ layer by layer, front to back, each layer
 //!   seeing the already-corrected earlier layers (exact statistics, one forward pass in all).
+//!   For a network with BatchNorm the pre-activation is the BatchNorm's output: the merged net's
+//!   BatchNorm statistics are first reset ([`super::reset_batch_norm`]), then the correction is
+//!   folded into the BatchNorm's affine parameters, `γ ← γ·σ*/σ`, `β ← (β − μ)·σ*/σ + μ*` — REPAIR
+//!   on top of BN reset, as REPAIR's BatchNorm experiments do.
 //! * [`repair_closed_form`] predicts them without touching the merged network: the merged
 //!   pre-activation is approximated by (1−α) z_a + α z_b, whose std is
 //!   √((1−α)²σ_a² + α²σ_b² + 2α(1−α) ρ σ_a σ_b) with ρ the correlation of the matched channels
@@ -38,7 +42,7 @@ pub enum RepairMode {
     None,
     /// Recompute BatchNorm statistics (BatchNorm nets only).
     BnReset,
-    /// REPAIR with a data pass (nets without BatchNorm).
+    /// REPAIR with a data pass (for BatchNorm nets: BN reset, then REPAIR of the BN outputs).
     Repair,
     /// REPAIR with predicted statistics, no pass over the merged net (nets without BatchNorm).
     ClosedForm,
@@ -86,14 +90,20 @@ fn correction(mean: &Array1<f64>, std: &Array1<f64>, goal_mean: &Array1<f64>, go
     (scale, shift)
 }
 
-/// Fold `z ↦ z·scale + shift` into conv `i`: `W ← W·scale`, `b ← b·scale + shift`.
-fn fold(params: &mut ParamMap, i: usize, scale: &Array1<f64>, shift: &Array1<f64>) {
-    let w = params.get_mut(&format!("convs.{i}.weight")).expect("conv weight present");
+/// Fold `z ↦ z·scale + shift` into block `i`'s last affine map: the conv (`W ← W·scale`,
+/// `b ← b·scale + shift`), or the BatchNorm's `γ, β` when the block has one.
+fn fold(params: &mut ParamMap, i: usize, batch_norm: bool, scale: &Array1<f64>, shift: &Array1<f64>) {
+    let (wn, bn) = if batch_norm {
+        (format!("norms.{i}.gamma"), format!("norms.{i}.beta"))
+    } else {
+        (format!("convs.{i}.weight"), format!("convs.{i}.bias"))
+    };
+    let w = params.get_mut(&wn).expect("scale parameter present");
     for (k, mut row) in w.outer_iter_mut().enumerate() {
         let f = scale[k] as f32;
         row.mapv_inplace(|v| v * f);
     }
-    let b = params.get_mut(&format!("convs.{i}.bias")).expect("conv bias present");
+    let b = params.get_mut(&bn).expect("shift parameter present");
     for k in 0..scale.len() {
         b[[k]] = (b[[k]] as f64 * scale[k] + shift[k]) as f32;
     }
@@ -102,7 +112,7 @@ fn fold(params: &mut ParamMap, i: usize, scale: &Array1<f64>, shift: &Array1<f64
 
 fn check_plain(net: &Vgg) -> Result<(), MergeError> {
     if net.has_batch_norm() {
-        return Err(MergeError::NotApplicable("REPAIR applies to nets without BatchNorm; use bn-reset for BatchNorm nets".into()));
+        return Err(MergeError::NotApplicable("closed-form REPAIR applies to nets without BatchNorm; use bn-reset or repair for BatchNorm nets".into()));
     }
     Ok(())
 }
@@ -121,22 +131,24 @@ pub fn pre_activation_stats(net: &Vgg, loader: &Loader, device: &Device) -> Vec<
 
 /// REPAIR with measured statistics, front to back: the stream's images are kept on the device
 /// and pushed through one layer at a time, so each layer's statistics are measured exactly on the
-/// already-corrected earlier layers in a single forward pass overall.
+/// already-corrected earlier layers in a single forward pass overall. A BatchNorm net has its
+/// BatchNorm statistics reset first and the correction folded into the BatchNorm affine maps.
 pub fn repair(merged: &Vgg, endpoints: &RepairStats, alpha: f64, loader: &Loader, device: &Device, progress: &ProgressBar) -> Result<Vgg, MergeError> {
-    check_plain(merged)?;
+    let batch_norm = merged.has_batch_norm();
+    let merged = &super::reset_batch_norm(merged, loader, device, &ProgressBar::hidden());
     let device = device.clone().inner();
     let net = merged.valid();
     let mut params = net.to_params();
     let mut inputs: Vec<Tensor<4>> = loader.iter(0, &device).map(|(x, _)| x).collect();
     for i in 0..net.convs.len() {
-        let zs: Vec<Tensor<4>> = inputs.drain(..).map(|x| net.convs[i].forward(x)).collect();
+        let zs: Vec<Tensor<4>> = inputs.drain(..).map(|x| net.pre_activation(i, x)).collect();
         let mut s = ChannelStats::new(net.conv_channels()[i]);
         for z in &zs {
             s.update(z.clone());
         }
         let (gm, gs) = goal(&endpoints.layers[i], alpha);
         let (scale, shift) = correction(&s.mean, &s.std(), &gm, &gs);
-        fold(&mut params, i, &scale, &shift);
+        fold(&mut params, i, batch_norm, &scale, &shift);
         let c = scale.len();
         let to_t = |v: &Array1<f64>| {
             Tensor::<1>::from_data(TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), [c]), &device).reshape([1, c, 1, 1])
@@ -163,7 +175,7 @@ pub fn repair_closed_form(merged: &Vgg, endpoints: &RepairStats, alpha: f64) -> 
             })
             .collect();
         let (scale, shift) = correction(&gm, &pred_std, &gm, &gs);
-        fold(&mut params, i, &scale, &shift);
+        fold(&mut params, i, false, &scale, &shift);
     }
     Ok(merged.with_params(&params))
 }

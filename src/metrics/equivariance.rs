@@ -9,12 +9,28 @@
 //! (0 for a GCNN, whose layers satisfy flip_w(W_j) = P_j W_j P_{j−1}^T with involutions P_j). The
 //! classifier's row is e = ‖W_fc − W_fc P_L^T‖ / ‖W_fc‖. The cycle structure of P_j counts
 //! self-symmetric channels (fixed points), mirror pairs (2-cycles) and longer cycles.
+//!
+//! # Two corrections: the centre column and dead channels
+//!
+//! The plain error favours the identity. A 3×3 kernel's centre column is its own mirror image, so
+//! for a channel left in place (P = I) the centre column cancels exactly whatever the kernel:
+//! on unrelated kernels with i.i.d. entries the identity scores √(12/9) = √(4/3) ≈ 1.15, while any
+//! channel matched to a different one scores √2 ≈ 1.41. "Aligned is worse than unaligned" is
+//! then an artefact. The **off-centre error** compares only the kernel columns that flip moves
+//! (columns 0 and 2 of a 3×3 kernel): there unrelated kernels score ≈ √2 whether P moves them
+//! or not, and a GCNN still scores 0, so a low value is evidence of mirror structure.
+//!
+//! Channels that are constant over the data (dead ReLUs) carry arbitrary weights that nothing
+//! downstream can see; the off-centre error, the cycle counts and the moved share are computed
+//! over **live** channels only (rows of live output channels, columns of live input channels),
+//! with the dead count reported beside them. The plain error keeps every channel.
 
+use ndarray::Dimension;
 use serde::{Deserialize, Serialize};
 
 use crate::align::{CycleCounts, Perm, PermSpec, apply_perms, flip_kernels};
 use crate::merge::MergeError;
-use crate::nets::{ParamMap, Structure};
+use crate::nets::{LayerKind, ParamMap, Structure};
 use crate::stats::{ChannelStats, PairStats};
 
 /// Equivariance of one layer after alignment with the flipped net.
@@ -22,41 +38,116 @@ use crate::stats::{ChannelStats, PairStats};
 pub struct LayerEquivariance {
     /// Layer (weight) name.
     pub layer: String,
-    /// ‖W − P flip(W) Pᵀ‖ / ‖W‖.
+    /// ‖W − P flip(W) Pᵀ‖ / ‖W‖ over every channel and kernel column (the plain error).
     pub relative_error: f64,
-    /// The same without alignment (P = I): how asymmetric the raw kernels are.
+    /// The plain error without alignment (P = I): how asymmetric the raw kernels are.
     pub unaligned_error: f64,
-    /// Cycle structure of this layer's output permutation (absent for the classifier).
+    /// The error over live channels and the kernel columns that flip moves (conv layers); over
+    /// live input channels for the classifier. See the module docs.
+    pub off_centre_error: f64,
+    /// The off-centre error without alignment (P = I).
+    pub unaligned_off_centre_error: f64,
+    /// Live output channels (absent for the classifier).
+    pub live: Option<usize>,
+    /// Dead (constant) output channels, excluded from the live measures.
+    pub dead: Option<usize>,
+    /// Cycle structure of this layer's output permutation over cycles of live channels only.
     pub cycles: Option<CycleCounts>,
-    /// Whether the output permutation is an involution.
+    /// Share of live output channels that the permutation moves (1 − fixed/live): near 0 means
+    /// the alignment is (almost) the identity, not a match.
+    pub moved_share: Option<f64>,
+    /// Whether the output permutation is an involution on the live channels.
     pub involution: Option<bool>,
 }
 
-fn rel_err(a: &ndarray::ArrayD<f32>, b: &ndarray::ArrayD<f32>) -> f64 {
-    let num: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum();
-    let den: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum();
+/// `‖a − b‖ / ‖a‖` over the entries `keep` selects (by multi-index).
+fn rel_err_where(a: &ndarray::ArrayD<f32>, b: &ndarray::ArrayD<f32>, keep: impl Fn(&[usize]) -> bool) -> f64 {
+    let (mut num, mut den) = (0f64, 0f64);
+    for ((idx, x), y) in a.indexed_iter().zip(b.iter()) {
+        if keep(idx.slice()) {
+            num += ((x - y) as f64).powi(2);
+            den += (*x as f64).powi(2);
+        }
+    }
     (num / den.max(1e-300)).sqrt()
+}
+
+/// Cycle counts over the cycles made only of channels with `include[i]`, and whether the
+/// permutation restricted to them is an involution.
+fn live_cycles(p: &Perm, include: &[bool]) -> (CycleCounts, bool) {
+    let mut c = CycleCounts::default();
+    let mut involution = true;
+    for cycle in p.cycles() {
+        if !cycle.iter().all(|&i| include[i]) {
+            continue;
+        }
+        match cycle.len() {
+            1 => c.fixed += 1,
+            2 => c.two_cycles += 1,
+            k => {
+                c.longer += 1;
+                c.in_longer += k;
+                involution = false;
+            }
+        }
+    }
+    (c, involution)
 }
 
 // ANCHOR: layerwise_equivariance
 /// Per-layer equivariance errors of `params` given permutations aligning its flipped copy to it.
-pub fn layerwise_equivariance(params: &ParamMap, structure: &Structure, perms: &[Perm]) -> Result<Vec<LayerEquivariance>, MergeError> {
+/// `live[s][i]` says whether channel `i` of hidden space `s` is live (see
+/// [`crate::align::live_channels`]); pass `None` to treat every channel as live.
+pub fn layerwise_equivariance(
+    params: &ParamMap,
+    structure: &Structure,
+    perms: &[Perm],
+    live: Option<&[Vec<bool>]>,
+) -> Result<Vec<LayerEquivariance>, MergeError> {
     let spec = PermSpec::from_structure(structure)?;
     let flipped = flip_kernels(params, structure);
     let aligned = apply_perms(&flipped, &spec, perms)?;
+    let all_live: Vec<Vec<bool>> = structure.spaces.iter().map(|s| vec![true; s.size]).collect();
+    let live = live.unwrap_or(&all_live);
     let mut out = Vec::new();
     for p in &structure.params {
-        let is_weight = p.name.ends_with(".weight");
-        if !is_weight {
+        if !p.name.ends_with(".weight") || p.kind == LayerKind::BatchNorm {
             continue;
         }
+        let w = &params[&p.name];
         let out_space = structure.spaces.iter().position(|s| s.producer == p.name);
+        // Whether an index along each axis is live (axes that carry no hidden space: always).
+        let axis_live = |idx: &[usize]| p.axes.iter().all(|&(ax, sp)| live[sp][idx[ax]]);
+        let off_centre = |idx: &[usize]| {
+            if p.kind == LayerKind::Conv && w.ndim() == 4 {
+                let kw = w.shape()[3];
+                kw % 2 == 0 || idx[3] != kw / 2
+            } else {
+                true
+            }
+        };
+        let keep = |idx: &[usize]| axis_live(idx) && off_centre(idx);
+        let (cycles, moved_share, involution, n_live, n_dead) = match out_space {
+            Some(s) => {
+                let l = &live[s];
+                let n_live = l.iter().filter(|&&x| x).count();
+                let (c, inv) = live_cycles(&perms[s], l);
+                let moved = 1.0 - c.fixed as f64 / n_live.max(1) as f64;
+                (Some(c), Some(moved), Some(inv), Some(n_live), Some(l.len() - n_live))
+            }
+            None => (None, None, None, None, None),
+        };
         out.push(LayerEquivariance {
             layer: p.layer.clone(),
-            relative_error: rel_err(&params[&p.name], &aligned[&p.name]),
-            unaligned_error: rel_err(&params[&p.name], &flipped[&p.name]),
-            cycles: out_space.map(|s| perms[s].cycle_counts()),
-            involution: out_space.map(|s| perms[s].is_involution()),
+            relative_error: rel_err_where(w, &aligned[&p.name], |_| true),
+            unaligned_error: rel_err_where(w, &flipped[&p.name], |_| true),
+            off_centre_error: rel_err_where(w, &aligned[&p.name], keep),
+            unaligned_off_centre_error: rel_err_where(w, &flipped[&p.name], keep),
+            live: n_live,
+            dead: n_dead,
+            cycles,
+            moved_share,
+            involution,
         });
     }
     Ok(out)

@@ -5,6 +5,7 @@
 //! DIR/config.json        CheckpointMeta: training config, network config, dataset, device, git revision
 //! DIR/model.bpk          latest weights (burnpack; BatchNorm running statistics included)
 //! DIR/metrics.jsonl      one EpochRecord per evaluated epoch
+//! DIR/epochs/model-eK.bpk weights after epoch K (only the epochs asked for with keep_epochs)
 //! DIR/resume/state.json  last finished epoch + iteration, names of the two files below
 //! DIR/resume/model-eN.bpk, DIR/resume/optimizer-eN.bpk
 //! ```
@@ -158,6 +159,53 @@ impl Checkpoint {
     /// Save the latest weights.
     pub fn save_model(&self, model: &Vgg) -> Result<(), TrainError> {
         save_module(model, &self.model_path())
+    }
+
+    /// Path of the weights kept after `epoch` (see [`super::TrainOptions::keep_epochs`]).
+    pub fn epoch_model_path(&self, epoch: usize) -> PathBuf {
+        self.dir.join("epochs").join(format!("model-e{epoch}.bpk"))
+    }
+
+    /// Keep the weights after `epoch` as a snapshot.
+    pub fn save_epoch_model(&self, model: &Vgg, epoch: usize) -> Result<(), TrainError> {
+        let path = self.epoch_model_path(epoch);
+        std::fs::create_dir_all(self.dir.join("epochs")).map_err(TrainError::io(&path))?;
+        save_module(model, &path)
+    }
+
+    /// The epochs whose weights were kept, ascending.
+    pub fn kept_epochs(&self) -> Result<Vec<usize>, TrainError> {
+        let dir = self.dir.join("epochs");
+        if !dir.exists() {
+            return Ok(Vec::new());
+        }
+        let mut epochs: Vec<usize> = std::fs::read_dir(&dir)
+            .map_err(TrainError::io(&dir))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_prefix("model-e")?.strip_suffix(".bpk")?.parse().ok()
+            })
+            .collect();
+        epochs.sort_unstable();
+        Ok(epochs)
+    }
+
+    /// The network after `epoch` (a kept snapshot), or the final one for `None`.
+    pub fn load_model_at(&self, epoch: Option<usize>, device: &Device) -> Result<Vgg, TrainError> {
+        match epoch {
+            None => self.load_model(device),
+            Some(k) => {
+                let path = self.epoch_model_path(k);
+                if !path.exists() {
+                    return Err(TrainError::Mismatch {
+                        path,
+                        message: format!("no weights kept after epoch {k} (kept: {:?})", self.kept_epochs()?),
+                    });
+                }
+                load_module(self.empty_model(device)?, &path)
+            }
+        }
     }
 
     /// The per-epoch metrics written so far.

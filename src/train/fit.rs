@@ -38,6 +38,9 @@ pub struct TrainOptions {
     /// Stop (resumably) once this many epochs are done in total, e.g. to split a long run
     /// across sessions; `None` trains to the end.
     pub stop_after: Option<usize>,
+    /// Also keep the weights after these (1-based) epochs, as `epochs/model-eK.bpk`, and evaluate
+    /// there: snapshots for measuring how a property emerges over training. Training is unchanged.
+    pub keep_epochs: Vec<usize>,
 }
 
 /// What a finished run reports.
@@ -209,7 +212,8 @@ fn train_net<M: TrainableNet>(
         let train_time = epoch_start.elapsed().as_secs_f64();
 
         let last = epoch + 1 == cfg.epochs;
-        if last || (epoch + 1) % cfg.eval_every == 0 {
+        let keep = opts.keep_epochs.contains(&(epoch + 1));
+        if last || keep || (epoch + 1) % cfg.eval_every == 0 {
             let eb = bar(cfg.test_subset.unwrap_or(test_set.len).min(test_set.len) as u64, opts.progress,
                 "evaluate {bar:30} {pos}/{len} [{elapsed}<{eta}]");
             let m = evaluate(&model.export(), test_set, cfg.eval_batch_size, cfg.test_subset, &device.device, &eb);
@@ -240,6 +244,9 @@ fn train_net<M: TrainableNet>(
             ckpt.write_metrics(&records)?;
         }
         ckpt.save_model(&model.export())?;
+        if keep {
+            ckpt.save_epoch_model(&model.export(), epoch + 1)?;
+        }
         ckpt.save_resume(&model, &optim, epoch + 1, step, elapsed0 + started.elapsed().as_secs_f64())?;
     }
 

@@ -45,7 +45,7 @@ pub fn quick_config(model: ModelKind, epochs: usize, seed: u64) -> TrainConfig {
 
 /// Train on `splits` into `dir` on the CPU.
 pub fn quick_train(cfg: &TrainConfig, splits: &Splits, dir: &Path, resume: bool) -> TrainSummary {
-    let opts = TrainOptions { out: dir.to_path_buf(), resume, progress: false, log_epochs: false, stop_after: None };
+    let opts = TrainOptions { out: dir.to_path_buf(), resume, progress: false, log_epochs: false, stop_after: None, keep_epochs: Vec::new() };
     train(cfg, splits, info(splits), &DeviceChoice::Cpu.resolve(), &opts).expect("training runs")
 }
 

@@ -1,0 +1,422 @@
+//! The decisive study: do VGG11 nets *trained to be flip-invariant* merge with their own flipped
+//! copy more easily (the GCNN barrier) than with an independently trained twin (the ordinary
+//! barrier)?
+//!
+//! The design ([`StudySpec::decisive`]) is a matrix of training runs at one setting chosen by a
+//! pilot (a setting where augmentation actually makes the nets flip-invariant), and a list of
+//! measurement jobs over those runs:
+//!
+//! * **variants** ([`Variant`]): no flip augmentation, flip augmentation, flip augmentation plus
+//!   the invariance loss, and the flip-GCNN by construction as the positive control;
+//! * **seeds**: several per variant; every pair of seeds of a variant gives an ordinary barrier,
+//!   every net a GCNN barrier;
+//! * **emergence**: weights kept at several epochs of two flip-augmented nets, measured at each;
+//! * **width**: flip-augmented nets at smaller widths.
+//!
+//! Every job is cached on disk: a training run is a checkpoint directory under
+//! `runs/study/NAME` (resumable), a measurement is one JSON file under `results/study/pairs/`
+//! ([`PairResult`]). `relusym study plan` lists the jobs and what is done, `relusym study train`
+//! and `relusym study measure` run what is missing, `relusym study report` turns the results into
+//! the book's tables and figures ([`report`]).
+
+pub mod report;
+pub mod run;
+
+use serde::{Deserialize, Serialize};
+
+use super::merge::{MergeConfig, Method};
+use crate::merge::RepairMode;
+use crate::train::{ModelKind, TrainConfig};
+
+pub use run::{PairResult, StudyError, run_merge_job, train_net};
+
+/// How a net of the study was trained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    /// Random crops only: nothing asks for flip invariance.
+    NoFlip,
+    /// Random crops and random horizontal flips.
+    Flip,
+    /// Flip augmentation plus the invariance loss λ·‖f(x) − f(hflip x)‖².
+    FlipInv,
+    /// The flip-equivariant GCNN VGG (layerwise equivariant by construction): the control.
+    Gcnn,
+}
+
+impl Variant {
+    /// Every variant, in table order.
+    pub const ALL: [Variant; 4] = [Variant::NoFlip, Variant::Flip, Variant::FlipInv, Variant::Gcnn];
+
+    /// Short name used in run names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::NoFlip => "noflip",
+            Variant::Flip => "flip",
+            Variant::FlipInv => "inv",
+            Variant::Gcnn => "gcnn",
+        }
+    }
+
+    /// Label for tables and figures.
+    pub fn label(self) -> &'static str {
+        match self {
+            Variant::NoFlip => "no flip aug.",
+            Variant::Flip => "flip aug.",
+            Variant::FlipInv => "flip aug. + inv. loss",
+            Variant::Gcnn => "GCNN (by construction)",
+        }
+    }
+}
+
+/// Why a net is in the study.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// A net of the main matrix (at the chosen setting).
+    Matrix,
+    /// A flip-augmented net at a smaller width (the width trend).
+    Width,
+    /// A setting tried in the pilot and not chosen.
+    Pilot,
+}
+
+/// One training run of the study.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetSpec {
+    /// Run name: the checkpoint directory under the study's runs folder.
+    pub name: String,
+    /// Training variant.
+    pub variant: Variant,
+    /// Why it is in the study.
+    pub role: Role,
+    /// Its hyperparameters (seed included).
+    pub train: TrainConfig,
+    /// Epochs whose weights are kept for the emergence measurements.
+    pub keep_epochs: Vec<usize>,
+}
+
+/// Which barrier a merge job measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BarrierKind {
+    /// A net merged with its own aligned flipped copy.
+    Gcnn,
+    /// A net merged with an aligned independently trained twin.
+    Ordinary,
+}
+
+/// Which part of the study a merge job belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Group {
+    /// The headline matrix.
+    Matrix,
+    /// Kept weights of earlier epochs.
+    Emergence,
+    /// The width trend.
+    Width,
+}
+
+/// One measurement: align, merge along an α grid with every repair mode, evaluate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MergeJob {
+    /// Part of the study.
+    pub group: Group,
+    /// GCNN or ordinary barrier.
+    pub kind: BarrierKind,
+    /// The reference net (run name).
+    pub a: String,
+    /// The twin (ordinary barrier only).
+    pub b: Option<String>,
+    /// Kept epoch of both nets (`None`: the final weights).
+    pub epoch: Option<usize>,
+    /// Matching method.
+    pub method: Method,
+    /// α grid.
+    pub alphas: Vec<f64>,
+    /// Repair modes evaluated (each on the same alignment).
+    pub repairs: Vec<RepairMode>,
+}
+
+impl MergeJob {
+    /// The result file's name (unique per job).
+    pub fn file_name(&self) -> String {
+        let kind = match self.kind {
+            BarrierKind::Gcnn => "gcnn",
+            BarrierKind::Ordinary => "twin",
+        };
+        let b = self.b.as_ref().map_or(String::new(), |b| format!("--{b}"));
+        let e = self.epoch.map_or(String::new(), |e| format!("@e{e}"));
+        format!("{kind}-{}{b}{e}-{}.json", self.a, self.method.name())
+    }
+}
+
+/// The whole design.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StudySpec {
+    /// The chosen setting (flip augmentation on, no invariance loss; seed ignored).
+    pub setting: TrainConfig,
+    /// Invariance-loss weight λ of the [`Variant::FlipInv`] nets.
+    pub invariance_weight: f64,
+    /// Seeds of each trained variant.
+    pub seeds: Vec<u64>,
+    /// Seeds of the GCNN control.
+    pub gcnn_seeds: Vec<u64>,
+    /// Seeds of the flip-augmented nets whose weights are kept over training.
+    pub emergence_seeds: Vec<u64>,
+    /// The kept epochs.
+    pub keep_epochs: Vec<usize>,
+    /// Smaller widths of the width trend (flip augmentation).
+    pub widths: Vec<f64>,
+    /// Seeds at each smaller width.
+    pub width_seeds: Vec<u64>,
+    /// Settings tried in the pilot besides the chosen one: (name, config).
+    pub pilot: Vec<(String, TrainConfig)>,
+    /// Alignment and merge settings (method and repair are set per job).
+    pub merge: MergeConfig,
+    /// Matching methods measured in the matrix on the full α grid.
+    pub methods: Vec<Method>,
+    /// α grid of the warm-started weight-matching jobs of the matrix (their point is the
+    /// objective reached; the midpoint barrier comes along).
+    pub warm_alphas: Vec<f64>,
+    /// Matching methods measured for the emergence and width jobs.
+    pub secondary_methods: Vec<Method>,
+    /// α grid of the emergence and width jobs.
+    pub secondary_alphas: Vec<f64>,
+}
+
+/// `0, 0.1, …, 1`.
+pub fn alpha_grid(points: usize) -> Vec<f64> {
+    let n = points.max(2) - 1;
+    (0..=n).map(|i| (i as f64 / n as f64 * 1e6).round() / 1e6).collect()
+}
+
+fn width_tag(w: f64) -> String {
+    format!("w{}", w.to_string().replace('.', "p"))
+}
+
+impl StudySpec {
+    /// The design this repository runs (the setting was chosen by the pilot; see the book's
+    /// training chapter for why).
+    pub fn decisive() -> Self {
+        let setting = TrainConfig {
+            model: ModelKind::Vgg11Bn,
+            width: 0.25,
+            epochs: 18,
+            batch_size: 128,
+            lr: 0.1,
+            warmup_epochs: 1.0,
+            eval_every: 6,
+            ..TrainConfig::default()
+        };
+        StudySpec {
+            setting,
+            invariance_weight: 1.0,
+            seeds: vec![0, 1, 2],
+            gcnn_seeds: vec![0],
+            emergence_seeds: vec![0, 1],
+            keep_epochs: vec![1, 2, 4, 8, 16],
+            widths: vec![0.125, 0.0625],
+            width_seeds: vec![0, 1],
+            pilot: Vec::new(),
+            merge: MergeConfig { alphas: alpha_grid(11), stats_images: 5000, ..MergeConfig::default() },
+            methods: vec![Method::Activation, Method::Weight],
+            warm_alphas: vec![0.0, 0.5, 1.0],
+            secondary_methods: vec![Method::Activation, Method::Weight],
+            secondary_alphas: vec![0.0, 0.25, 0.5, 0.75, 1.0],
+        }
+    }
+
+    /// The configuration of a net of `variant` with `seed` at `width`.
+    pub fn config(&self, variant: Variant, width: f64, seed: u64) -> TrainConfig {
+        let mut c = TrainConfig { width, seed, ..self.setting.clone() };
+        match variant {
+            Variant::NoFlip => c.flip_augmentation = false,
+            Variant::Flip => {}
+            Variant::FlipInv => c.invariance_loss = self.invariance_weight,
+            Variant::Gcnn => {
+                c.model = if self.setting.model.batch_norm() { ModelKind::GcnnBn } else { ModelKind::Gcnn };
+            }
+        }
+        c
+    }
+
+    /// Repair modes that apply to the setting's model.
+    pub fn repairs(&self) -> Vec<RepairMode> {
+        if self.setting.model.batch_norm() {
+            vec![RepairMode::None, RepairMode::BnReset, RepairMode::Repair]
+        } else {
+            vec![RepairMode::None, RepairMode::Repair]
+        }
+    }
+
+    /// Every training run, matrix first.
+    pub fn nets(&self) -> Vec<NetSpec> {
+        let mut out = Vec::new();
+        let w = self.setting.width;
+        for variant in [Variant::NoFlip, Variant::Flip, Variant::FlipInv] {
+            for &seed in &self.seeds {
+                let keep = if variant == Variant::Flip && self.emergence_seeds.contains(&seed) { self.keep_epochs.clone() } else { Vec::new() };
+                out.push(NetSpec {
+                    name: format!("{}-s{seed}", variant.name()),
+                    variant,
+                    role: Role::Matrix,
+                    train: self.config(variant, w, seed),
+                    keep_epochs: keep,
+                });
+            }
+        }
+        for &seed in &self.gcnn_seeds {
+            out.push(NetSpec {
+                name: format!("gcnn-s{seed}"),
+                variant: Variant::Gcnn,
+                role: Role::Matrix,
+                train: self.config(Variant::Gcnn, w, seed),
+                keep_epochs: Vec::new(),
+            });
+        }
+        for &width in &self.widths {
+            for &seed in &self.width_seeds {
+                out.push(NetSpec {
+                    name: format!("{}-flip-s{seed}", width_tag(width)),
+                    variant: Variant::Flip,
+                    role: Role::Width,
+                    train: self.config(Variant::Flip, width, seed),
+                    keep_epochs: Vec::new(),
+                });
+            }
+        }
+        for (name, train) in &self.pilot {
+            let variant = if train.model.is_gcnn() {
+                Variant::Gcnn
+            } else if !train.flip_augmentation {
+                Variant::NoFlip
+            } else if train.invariance_loss > 0.0 {
+                Variant::FlipInv
+            } else {
+                Variant::Flip
+            };
+            out.push(NetSpec { name: name.clone(), variant, role: Role::Pilot, train: train.clone(), keep_epochs: Vec::new() });
+        }
+        out
+    }
+
+    /// The net named `name`.
+    pub fn net(&self, name: &str) -> Option<NetSpec> {
+        self.nets().into_iter().find(|n| n.name == name)
+    }
+
+    /// Every measurement job: the matrix (GCNN barrier of every net, ordinary barrier of every
+    /// pair of seeds of a variant, every method), then emergence, then width.
+    pub fn merge_jobs(&self) -> Vec<MergeJob> {
+        let nets = self.nets();
+        let repairs = self.repairs();
+        let mut jobs = Vec::new();
+        let job = |group, kind, a: &str, b: Option<&str>, epoch, method, alphas: &Vec<f64>| MergeJob {
+            group,
+            kind,
+            a: a.to_string(),
+            b: b.map(str::to_string),
+            epoch,
+            method,
+            alphas: alphas.clone(),
+            repairs: repairs.clone(),
+        };
+        let matrix: Vec<&NetSpec> = nets.iter().filter(|n| n.role == Role::Matrix).collect();
+        let mut methods: Vec<(Method, &Vec<f64>)> = self.methods.iter().map(|&m| (m, &self.merge.alphas)).collect();
+        methods.push((Method::WeightWarm, &self.warm_alphas));
+        for (method, alphas) in methods {
+            for n in &matrix {
+                jobs.push(job(Group::Matrix, BarrierKind::Gcnn, &n.name, None, None, method, alphas));
+            }
+            for variant in Variant::ALL {
+                let of: Vec<&&NetSpec> = matrix.iter().filter(|n| n.variant == variant).collect();
+                for (i, a) in of.iter().enumerate() {
+                    for b in &of[i + 1..] {
+                        jobs.push(job(Group::Matrix, BarrierKind::Ordinary, &a.name, Some(&b.name), None, method, alphas));
+                    }
+                }
+            }
+        }
+        let emergence: Vec<String> = self.emergence_seeds.iter().map(|s| format!("{}-s{s}", Variant::Flip.name())).collect();
+        for &method in &self.secondary_methods {
+            for &epoch in &self.keep_epochs {
+                for a in &emergence {
+                    jobs.push(job(Group::Emergence, BarrierKind::Gcnn, a, None, Some(epoch), method, &self.secondary_alphas));
+                }
+                if let [a, b, ..] = emergence.as_slice() {
+                    jobs.push(job(Group::Emergence, BarrierKind::Ordinary, a, Some(b), Some(epoch), method, &self.secondary_alphas));
+                }
+            }
+            for &width in &self.widths {
+                let of: Vec<String> = self.width_seeds.iter().map(|s| format!("{}-flip-s{s}", width_tag(width))).collect();
+                for a in &of {
+                    jobs.push(job(Group::Width, BarrierKind::Gcnn, a, None, None, method, &self.merge.alphas));
+                }
+                if let [a, b, ..] = of.as_slice() {
+                    jobs.push(job(Group::Width, BarrierKind::Ordinary, a, Some(b), None, method, &self.merge.alphas));
+                }
+            }
+        }
+        jobs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_net_and_job_has_a_unique_name() {
+        let spec = StudySpec::decisive();
+        let nets = spec.nets();
+        let mut names: Vec<&str> = nets.iter().map(|n| n.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), nets.len());
+        let jobs = spec.merge_jobs();
+        let mut files: Vec<String> = jobs.iter().map(MergeJob::file_name).collect();
+        files.sort_unstable();
+        files.dedup();
+        assert_eq!(files.len(), jobs.len());
+        for j in &jobs {
+            assert!(spec.net(&j.a).is_some() && j.b.as_ref().is_none_or(|b| spec.net(b).is_some()), "{j:?} names an unknown net");
+            assert_eq!(j.kind == BarrierKind::Ordinary, j.b.is_some());
+        }
+    }
+
+    #[test]
+    fn variants_differ_from_the_setting_only_where_they_should() {
+        let spec = StudySpec::decisive();
+        for &seed in &spec.seeds {
+            let flip = spec.config(Variant::Flip, spec.setting.width, seed);
+            assert_eq!(TrainConfig { seed: spec.setting.seed, ..flip.clone() }, spec.setting);
+            let noflip = spec.config(Variant::NoFlip, spec.setting.width, seed);
+            assert_eq!(TrainConfig { flip_augmentation: true, ..noflip }, flip);
+            let inv = spec.config(Variant::FlipInv, spec.setting.width, seed);
+            assert_eq!(TrainConfig { invariance_loss: 0.0, ..inv }, flip);
+            assert!(spec.config(Variant::Gcnn, spec.setting.width, seed).model.is_gcnn());
+        }
+    }
+
+    #[test]
+    fn each_variant_with_several_seeds_gets_every_pair_of_seeds_per_method() {
+        let spec = StudySpec::decisive();
+        let jobs = spec.merge_jobs();
+        let k = spec.seeds.len();
+        for method in &spec.methods {
+            let twins = jobs.iter().filter(|j| j.group == Group::Matrix && j.kind == BarrierKind::Ordinary && j.method == *method).count();
+            assert_eq!(twins, 3 * k * (k - 1) / 2);
+            let gcnn = jobs.iter().filter(|j| j.group == Group::Matrix && j.kind == BarrierKind::Gcnn && j.method == *method).count();
+            assert_eq!(gcnn, 3 * k + spec.gcnn_seeds.len());
+        }
+    }
+
+    #[test]
+    fn alpha_grid_has_both_endpoints_and_the_midpoint() {
+        let g = alpha_grid(11);
+        assert_eq!(g.len(), 11);
+        assert_eq!((g[0], g[5], g[10]), (0.0, 0.5, 1.0));
+    }
+}
