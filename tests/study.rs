@@ -40,6 +40,13 @@ fn the_study_trains_measures_and_reports_every_job_of_its_plan() {
         train_net(&net, &runs, &splits, info(&splits), &device, None, false).unwrap();
         assert!(is_trained(&runs.join(&net.name), &net), "{} not finished", net.name);
     }
+    // flip invariance on training images, for every net
+    for net in spec.nets() {
+        let inv = relu_symmetries::experiments::study::train_set_invariance(&net, &runs, &splits, &device).unwrap();
+        assert_eq!(inv.metrics.images, splits.train.len.min(relu_symmetries::experiments::study::run::TRAIN_SET_IMAGES));
+        let path = results.join("nets").join(format!("{}.json", net.name));
+        relu_symmetries::provenance::write_atomic(&path, serde_json::to_string(&inv).unwrap().as_bytes()).unwrap();
+    }
     // kept epochs of the emergence nets
     assert!(runs.join("flip-s0/epochs/model-e1.bpk").exists() && runs.join("flip-s1/epochs/model-e1.bpk").exists());
     let jobs = spec.merge_jobs();
@@ -51,6 +58,8 @@ fn the_study_trains_measures_and_reports_every_job_of_its_plan() {
     }
     let report = StudyReport::build(&spec, &runs, &results).unwrap();
     assert!(report.untrained.is_empty() && report.unmeasured.is_empty(), "{:?} {:?}", report.untrained, report.unmeasured);
+    assert!(report.nets.iter().all(|n| n.train_flip_agreement.is_some()));
+    assert!(report.premise.train_flip_agreement.iter().all(Option::is_some));
     // every variant × method × repair of the matrix has a headline row; the GCNN control's
     // unrepaired GCNN barrier is 0 (with BN reset it is the effect of recomputing its BatchNorm
     // statistics, not of merging) and its ordinary barrier absent (one seed)

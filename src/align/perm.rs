@@ -138,8 +138,14 @@ impl Perm {
 
     /// Fixed points, 2-cycles and longer cycles.
     pub fn cycle_counts(&self) -> CycleCounts {
+        self.cycle_counts_within(&vec![true; self.len()])
+    }
+
+    /// [`Perm::cycle_counts`] over the cycles made only of indices `i` with `include[i]` (e.g.
+    /// the live channels of a layer); cycles touching an excluded index are not counted.
+    pub fn cycle_counts_within(&self, include: &[bool]) -> CycleCounts {
         let mut c = CycleCounts::default();
-        for cycle in self.cycles() {
+        for cycle in self.cycles().into_iter().filter(|cy| cy.iter().all(|&i| include[i])) {
             match cycle.len() {
                 1 => c.fixed += 1,
                 2 => c.two_cycles += 1,
@@ -160,6 +166,16 @@ impl Perm {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn cycle_counts_within_skip_cycles_touching_excluded_indices() {
+        let p = Perm::new(vec![1, 0, 3, 4, 2, 5]).unwrap();
+        assert_eq!(p.cycle_counts(), CycleCounts { fixed: 1, two_cycles: 1, longer: 1, in_longer: 3 });
+        let live = [true, true, true, false, true, true];
+        assert_eq!(p.cycle_counts_within(&live), CycleCounts { fixed: 1, two_cycles: 1, longer: 0, in_longer: 0 });
+        assert_eq!(p.cycle_counts_within(&[false; 6]), CycleCounts::default());
+    }
+
     use super::*;
     use rand::SeedableRng;
     use rand::rngs::StdRng;

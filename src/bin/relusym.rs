@@ -786,6 +786,17 @@ fn cmd_study(c: StudyCommand) -> Result<()> {
         StudyCommand::Measure { dirs, data, only, limit, device } => {
             let (splits, info) = open_data(&data)?;
             let device = device.resolve();
+            // Flip invariance on training images of every trained net (cheap; one file per net).
+            for net in spec.nets() {
+                let path = dirs.results.join("nets").join(format!("{}.json", net.name));
+                if path.exists() || !is_trained(&dirs.runs.join(&net.name), &net) {
+                    continue;
+                }
+                let inv = study::train_set_invariance(&net, &dirs.runs, &splits, &device)?;
+                relu_symmetries::provenance::write_atomic(&path, serde_json::to_string_pretty(&inv)?.as_bytes())
+                    .with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("{}: on training images flip agreement {:.4}, relative logit change {:.3}", net.name, inv.metrics.flip_agreement, inv.metrics.relative_logit_change);
+            }
             let mut ran = 0usize;
             for job in spec.merge_jobs() {
                 let path = dirs.results.join("pairs").join(job.file_name());

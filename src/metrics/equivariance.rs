@@ -72,28 +72,6 @@ fn rel_err_where(a: &ndarray::ArrayD<f32>, b: &ndarray::ArrayD<f32>, keep: impl 
     (num / den.max(1e-300)).sqrt()
 }
 
-/// Cycle counts over the cycles made only of channels with `include[i]`, and whether the
-/// permutation restricted to them is an involution.
-fn live_cycles(p: &Perm, include: &[bool]) -> (CycleCounts, bool) {
-    let mut c = CycleCounts::default();
-    let mut involution = true;
-    for cycle in p.cycles() {
-        if !cycle.iter().all(|&i| include[i]) {
-            continue;
-        }
-        match cycle.len() {
-            1 => c.fixed += 1,
-            2 => c.two_cycles += 1,
-            k => {
-                c.longer += 1;
-                c.in_longer += k;
-                involution = false;
-            }
-        }
-    }
-    (c, involution)
-}
-
 // ANCHOR: layerwise_equivariance
 /// Per-layer equivariance errors of `params` given permutations aligning its flipped copy to it.
 /// `live[s][i]` says whether channel `i` of hidden space `s` is live (see
@@ -131,7 +109,8 @@ pub fn layerwise_equivariance(
             Some(s) => {
                 let l = &live[s];
                 let n_live = l.iter().filter(|&&x| x).count();
-                let (c, inv) = live_cycles(&perms[s], l);
+                let c = perms[s].cycle_counts_within(l);
+                let inv = c.longer == 0;
                 let moved = 1.0 - c.fixed as f64 / n_live.max(1) as f64;
                 (Some(c), Some(moved), Some(inv), Some(n_live), Some(l.len() - n_live))
             }

@@ -109,6 +109,10 @@ pub struct NetRow {
     /// Minutes of training at the median throughput, without evaluation: what the run costs on
     /// a quiet machine (a run's slowest epochs are the ones that shared the cores).
     pub quiet_minutes: f64,
+    /// Flip agreement on training images (un-augmented), once measured.
+    pub train_flip_agreement: Option<f64>,
+    /// Relative logit change on training images, once measured.
+    pub train_relative_logit_change: Option<f64>,
 }
 
 /// The pilot's two conditions on the chosen setting, as measured.
@@ -126,6 +130,10 @@ pub struct PremiseCheck {
     pub invariance_met_by_flip: Option<bool>,
     /// (b) with the invariance loss.
     pub invariance_met_by_loss: Option<bool>,
+    /// The same three relative logit changes on training images.
+    pub train_relative_logit_change: [Option<f64>; 3],
+    /// The same three flip agreements on training images.
+    pub train_flip_agreement: [Option<f64>; 3],
 }
 
 /// One row of the headline: a variant, a method and a repair.
@@ -265,7 +273,7 @@ fn setting_words(t: &crate::train::TrainConfig) -> String {
     s
 }
 
-fn net_row(net: &NetSpec, runs: &Path) -> Option<NetRow> {
+fn net_row(net: &NetSpec, runs: &Path, results: &Path) -> Option<NetRow> {
     let dir = runs.join(&net.name);
     if !is_trained(&dir, net) {
         return None;
@@ -273,6 +281,9 @@ fn net_row(net: &NetSpec, runs: &Path) -> Option<NetRow> {
     let ck = Checkpoint::open(&dir).ok()?;
     let m = ck.metrics().ok()?;
     let last = m.last()?;
+    let train_inv: Option<super::TrainSetInvariance> = std::fs::read_to_string(results.join("nets").join(format!("{}.json", net.name)))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
     let mut speeds: Vec<f64> = m.iter().map(|r| r.train_images_per_s).collect();
     speeds.sort_by(f64::total_cmp);
     Some(NetRow {
@@ -289,6 +300,8 @@ fn net_row(net: &NetSpec, runs: &Path) -> Option<NetRow> {
         minutes: last.elapsed_s / 60.0,
         train_images_per_s: speeds[speeds.len() / 2],
         quiet_minutes: (net.train.epochs * ck.meta.dataset.train_len) as f64 / speeds[speeds.len() / 2].max(1e-9) / 60.0,
+        train_flip_agreement: train_inv.as_ref().map(|t| t.metrics.flip_agreement),
+        train_relative_logit_change: train_inv.as_ref().map(|t| t.metrics.relative_logit_change),
     })
 }
 
@@ -330,7 +343,7 @@ impl StudyReport {
     /// Build the report from the runs under `runs` and the results under `results`.
     pub fn build(spec: &StudySpec, runs: &Path, results: &Path) -> Result<Self, ReportError> {
         let nets = spec.nets();
-        let rows: Vec<NetRow> = nets.iter().filter_map(|n| net_row(n, runs)).collect();
+        let rows: Vec<NetRow> = nets.iter().filter_map(|n| net_row(n, runs, results)).collect();
         let untrained: Vec<String> = nets.iter().filter(|n| !rows.iter().any(|r| r.name == n.name)).map(|n| n.name.clone()).collect();
         let jobs = spec.merge_jobs();
         let done = load_results(&jobs, results)?;
@@ -340,7 +353,7 @@ impl StudyReport {
 
         // The premise.
         let matrix_stat = |v: Variant, f: fn(&NetRow) -> f64| {
-            let xs: Vec<f64> = rows.iter().filter(|r| r.role == Role::Matrix && r.variant == v).map(f).collect();
+            let xs: Vec<f64> = rows.iter().filter(|r| r.role == Role::Matrix && r.variant == v).map(f).filter(|x| x.is_finite()).collect();
             Stat::of(&xs).map(|s| s.mean)
         };
         let variants3 = [Variant::NoFlip, Variant::Flip, Variant::FlipInv];
@@ -358,6 +371,8 @@ impl StudyReport {
             flip_agreement: agr,
             invariance_met_by_flip: met(1),
             invariance_met_by_loss: met(2),
+            train_relative_logit_change: variants3.map(|v| matrix_stat(v, |r| r.train_relative_logit_change.unwrap_or(f64::NAN))),
+            train_flip_agreement: variants3.map(|v| matrix_stat(v, |r| r.train_flip_agreement.unwrap_or(f64::NAN))),
         };
 
         // The headline.
@@ -584,22 +599,27 @@ pub fn markdown_tables(r: &StudyReport) -> Vec<(String, String)> {
         .expect("string write");
         writeln!(t, "| (b) {name}: flip agreement vs no flip aug. | {} % vs {} % | ≥ +5 points | |", opt_pct(p.flip_agreement[k]), opt_pct(p.flip_agreement[0])).expect("string write");
     }
+    writeln!(t, "\nOn training images (the first 10,000, un-augmented; not a condition, for comparison):\n\n| variant | flip agreement % | rel. logit change |\n|---|---|---|").expect("string write");
+    for (i, v) in [Variant::NoFlip, Variant::Flip, Variant::FlipInv].into_iter().enumerate() {
+        writeln!(t, "| {} | {} | {} |", v.label(), opt_pct(p.train_flip_agreement[i]), p.train_relative_logit_change[i].map_or("–".into(), |x| format!("{x:.3}"))).expect("string write");
+    }
     out.push(("premise".into(), t));
 
     // Headline, accuracy and loss, one table per method.
     for &method in &r.spec.methods {
-        let mut t = String::from("| variant | repair | net acc. % | GCNN barrier (points) | ordinary barrier (points) | GCNN below by (spreads) |\n|---|---|---|---|---|---|\n");
+        let mut t = String::from("| variant | repair | net acc. % | GCNN barrier (points) | ordinary barrier (points) | GCNN below by (spreads) | channels moved % |\n|---|---|---|---|---|---|---|\n");
         let mut l = String::from("| variant | repair | GCNN loss barrier | ordinary loss barrier | GCNN sup loss barrier | ordinary sup loss barrier |\n|---|---|---|---|---|---|\n");
         for h in r.headline.iter().filter(|h| h.method == method) {
             writeln!(
                 t,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} |",
                 h.variant.label(),
                 repair_name(h.repair),
                 show(&h.endpoint_accuracy, 100.0, 2),
                 show(&h.gcnn_accuracy, 100.0, 2),
                 show(&h.ordinary_accuracy, 100.0, 2),
                 h.separation.map_or("–".into(), |s| format!("{s:+.1}")),
+                h.gcnn_moved_share.as_ref().map_or("–".into(), |s| format!("{:.0}", 100.0 * s.mean)),
             )
             .expect("string write");
             writeln!(

@@ -69,6 +69,34 @@ impl PairResult {
     }
 }
 
+/// Flip invariance of a trained net on training images (un-augmented), next to the test-set
+/// numbers its checkpoint already has: what the training objective saw.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainSetInvariance {
+    /// Run name.
+    pub net: String,
+    /// The metrics on the first `metrics.images` training images (in file order, no augmentation).
+    pub metrics: crate::train::EvalMetrics,
+    /// Git revision of the code that measured it.
+    pub git_revision: String,
+}
+
+/// Training images used by [`train_set_invariance`].
+pub const TRAIN_SET_IMAGES: usize = 10_000;
+
+/// Evaluate the final weights of `net` (trained under `runs`) on the first
+/// [`TRAIN_SET_IMAGES`] training images, with their flips.
+pub fn train_set_invariance(net: &NetSpec, runs: &Path, splits: &Splits, device: &ChosenDevice) -> Result<TrainSetInvariance, StudyError> {
+    let dir = runs.join(&net.name);
+    if !is_trained(&dir, net) {
+        return Err(StudyError::Missing { path: dir });
+    }
+    let model = Checkpoint::open(&dir)?.load_model(&device.device)?;
+    let loader = crate::batches::Loader::ordered(&splits.train, 1000).limit(Some(TRAIN_SET_IMAGES));
+    let metrics = crate::train::evaluate_on(&model, &loader, &device.device, &indicatif::ProgressBar::hidden());
+    Ok(TrainSetInvariance { net: net.name.clone(), metrics, git_revision: git_revision() })
+}
+
 /// Whether the run in `dir` has finished all its epochs.
 pub fn is_trained(dir: &Path, net: &NetSpec) -> bool {
     let Ok(ck) = Checkpoint::open(dir) else { return false };
