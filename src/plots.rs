@@ -138,7 +138,7 @@ pub fn placeholder(path: &Path, title: &str, note: &str) -> Result<(), PlotError
 /// One series of a grouped bar chart: a name and, per category, (value, error-bar half-width).
 pub type BarSeries = (String, Vec<(f64, f64)>);
 
-fn draw_bars<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, title: &str, y_label: &str, categories: &[String], series: &[BarSeries]) -> Result<(), String>
+fn draw_bars<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, title: &str, x_label: &str, y_label: &str, categories: &[String], series: &[BarSeries]) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
@@ -171,6 +171,7 @@ where
             let i = x.floor() as usize;
             if (x - x.floor() - 0.5).abs() < 1e-6 && i < cats.len() { cats[i].clone() } else { String::new() }
         })
+        .x_desc(x_label)
         .y_desc(y_label)
         .label_style(("sans-serif", LABEL_FONT - 2))
         .axis_desc_style(("sans-serif", LABEL_FONT))
@@ -207,8 +208,8 @@ where
 
 /// A grouped bar chart: one group of bars per category, one bar per series, with error bars
 /// (half-width 0 or non-finite: none; non-finite values: no bar).
-pub fn bar_chart(path: &Path, title: &str, y_label: &str, categories: &[String], series: &[BarSeries]) -> Result<(), PlotError> {
-    with_backend!(path, (820, 480), |root| draw_bars(root, title, y_label, categories, series))
+pub fn bar_chart(path: &Path, title: &str, x_label: &str, y_label: &str, categories: &[String], series: &[BarSeries]) -> Result<(), PlotError> {
+    with_backend!(path, (820, 480), |root| draw_bars(root, title, x_label, y_label, categories, series))
 }
 
 /// One panel of a filter grid: a title and the filters, each `k × k` RGB pixels in `[0, 1]`
@@ -276,7 +277,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("relusym-plot2-{}", std::process::id()));
         let cats = vec!["no flip".to_string(), "flip".to_string()];
         let series = vec![("GCNN barrier".to_string(), vec![(3.0, 0.5), (1.0, 0.2)]), ("ordinary".to_string(), vec![(4.0, f64::NAN), (f64::NAN, 0.0)])];
-        bar_chart(&dir.join("b.svg"), "barriers", "points", &cats, &series).unwrap();
+        bar_chart(&dir.join("b.svg"), "barriers", "variant", "points", &cats, &series).unwrap();
         let svg = std::fs::read_to_string(dir.join("b.svg")).unwrap();
         assert!(svg.contains("GCNN barrier") && svg.contains("no flip") && svg.contains("points"));
         let f: Vec<Vec<[f64; 3]>> = (0..6).map(|i| vec![[i as f64 / 6.0, 0.5, 0.2]; 9]).collect();

@@ -800,7 +800,7 @@ pub fn write_report(r: &StudyReport, runs: &Path, results: &Path, out: &Path) ->
             (format!("ordinary barrier, {}", repair_name(rep)), pick(rep, |x| x.ordinary_accuracy)),
         ];
         let title = format!("Midpoint accuracy barrier, {} matching (mean ± spread over seeds)", method.name());
-        figure_pair(out, &format!("headline-{}", method.name()), &mut written, |p| bar_chart(p, &title, "accuracy barrier (points)", &cats, &series))?;
+        figure_pair(out, &format!("headline-{}", method.name()), &mut written, |p| bar_chart(p, &title, "training variant", "accuracy barrier (points)", &cats, &series))?;
     }
 
     // Interpolation curves of the first flip-augmented net (GCNN) and its first twin (ordinary).
@@ -870,7 +870,7 @@ pub fn write_report(r: &StudyReport, runs: &Path, results: &Path, out: &Path) ->
             ("dead".into(), share(|s| s.dead.unwrap_or(0))),
         ];
         let title = format!("{net} aligned with its flipped self: channels by cycle type, per conv layer");
-        figure_pair(out, &format!("structure-{net}"), &mut written, |p| bar_chart(p, &title, "share of the layer's channels (%)", &cats, &series))?;
+        figure_pair(out, &format!("structure-{net}"), &mut written, |p| bar_chart(p, &title, "conv layer", "share of the layer's channels (%)", &cats, &series))?;
     }
 
     // Training curves of the first seed of every matrix variant: test accuracy and flip invariance.
