@@ -7,12 +7,11 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::device::ChosenDevice;
 use crate::nets::{VggConfig, VggError};
-use crate::testing::random_images;
 
 /// Throughput of one width.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -44,7 +43,7 @@ pub fn bench_width(device: &ChosenDevice, width: f64, batch_norm: bool, batch: u
         .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
         .init();
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
-    let x = random_images(&ad, batch, 3, 32, 1);
+    let x = Tensor::<4>::random([batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), &ad);
     let y = Tensor::<1, Int>::from_data(TensorData::new((0..batch as i64).map(|i| i % 10).collect::<Vec<_>>(), [batch]), &ad);
     let mut timed = 0.0;
     for s in 0..warmup + steps {
@@ -59,7 +58,7 @@ pub fn bench_width(device: &ChosenDevice, width: f64, batch_norm: bool, batch: u
         }
     }
     let inference = model.valid();
-    let xi = random_images(&device.device, batch, 3, 32, 2);
+    let xi = Tensor::<4>::random([batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device.device);
     let _ = inference.forward(xi.clone()).sum().into_scalar::<f32>();
     let reps = steps.max(1);
     let t = Instant::now();

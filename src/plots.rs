@@ -109,7 +109,7 @@ macro_rules! with_backend {
             $body
         };
         res.map_err(|e| err(path, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| err(path, e))
+        crate::provenance::commit_temp(&tmp, path).map_err(|e| err(path, e))
     }};
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::provenance::{temp_sibling, write_atomic};
+use crate::provenance::{write_atomic, write_atomic_with};
 
 /// A column of values.
 #[derive(Clone, Debug)]
@@ -106,12 +106,21 @@ impl Table {
     }
 }
 
-fn write_with(path: &Path, f: impl FnOnce(&mut std::fs::File) -> PolarsResult<()>) -> Result<(), TableError> {
-    let tmp = temp_sibling(path);
-    let mut file = std::fs::File::create(&tmp).map_err(|source| TableError::Io { path: tmp.clone(), source })?;
-    f(&mut file).map_err(|source| TableError::Polars { path: path.to_path_buf(), source })?;
-    file.sync_all().map_err(|source| TableError::Io { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, path).map_err(|source| TableError::Io { path: path.to_path_buf(), source })
+fn write_with(path: &Path, f: impl FnOnce(&mut dyn std::io::Write) -> PolarsResult<()>) -> Result<(), TableError> {
+    /// Either failure of a table write, before it is given its path.
+    enum Failure {
+        Io(std::io::Error),
+        Polars(PolarsError),
+    }
+    impl From<std::io::Error> for Failure {
+        fn from(e: std::io::Error) -> Self {
+            Failure::Io(e)
+        }
+    }
+    write_atomic_with(path, |w| f(w).map_err(Failure::Polars)).map_err(|e| match e {
+        Failure::Io(source) => TableError::Io { path: path.to_path_buf(), source },
+        Failure::Polars(source) => TableError::Polars { path: path.to_path_buf(), source },
+    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,10 @@ mod common;
 
 use std::process::Command;
 
+use relu_symmetries::experiments::results::{AlignReport, EvalReport, MergeReport};
+use relu_symmetries::theory::TheoryReport;
+use relu_symmetries::train::TrainSummary;
+
 fn relusym(args: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_relusym")).args(args).output().expect("relusym runs");
     assert!(out.status.success(), "relusym {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
@@ -17,25 +21,34 @@ fn train_eval_align_merge_print_json_on_synthetic_data() {
     let (a, b) = (dir.join("a"), dir.join("b"));
     let cache = dir.join("cache");
     let cache = cache.to_str().unwrap();
+    let mut trained = Vec::new();
     for (out, seed) in [(&a, "0"), (&b, "1")] {
         let t = relusym(&[
             "train", "--dataset", "synthetic", "--scale", "smoke", "--model", "vgg11-bn", "--device", "cpu",
             "--seed", seed, "--cache", cache, "--out", out.to_str().unwrap(), "--json",
         ]);
-        assert_eq!(t["command"], "train");
-        assert!(t["test_accuracy"].as_f64().unwrap() >= 0.0);
-        assert!(t["device"].as_str().unwrap().starts_with("flex"));
+        let summary: TrainSummary = serde_json::from_value(t).expect("train prints a TrainSummary");
+        assert_eq!(summary.epochs, 2, "the smoke preset trains 2 epochs");
+        assert_eq!(summary.test.images, 500, "the smoke preset evaluates 500 test images");
+        assert!(summary.device.starts_with("flex"), "{}", summary.device);
+        trained.push(summary);
     }
-    let e = relusym(&["eval", "--checkpoint", a.to_str().unwrap(), "--device", "cpu", "--cache", cache, "--json"]);
-    for key in ["test_accuracy", "test_loss", "flip_agreement", "relative_logit_change"] {
-        assert!(e[key].is_number(), "eval JSON lacks {key}: {e}");
-    }
+    // `eval` on the same test images reproduces the training run's final evaluation exactly.
+    let e = relusym(&["eval", "--checkpoint", a.to_str().unwrap(), "--test-subset", "500", "--device", "cpu", "--cache", cache, "--json"]);
+    let e: EvalReport = serde_json::from_value(e).expect("eval prints an EvalReport");
+    assert_eq!(e.metrics, trained[0].test);
     let al = relusym(&[
         "align", "--a", a.to_str().unwrap(), "--flip", "--method", "weight", "--device", "cpu", "--cache", cache,
         "--out", dir.join("align").to_str().unwrap(), "--json",
     ]);
-    assert_eq!(al["layers"].as_array().unwrap().len(), 8);
-    assert!(al["layers"][0]["equivariance_error"].is_number());
+    let al: AlignReport = serde_json::from_value(al).expect("align prints an AlignReport");
+    assert_eq!(al.layers.len(), 8);
+    for l in &al.layers {
+        let mut seen = l.perm.clone();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..l.channels).collect::<Vec<_>>(), "{}: not a permutation", l.space);
+        assert!(l.equivariance_error.is_some_and(f64::is_finite), "{}: no equivariance error with --flip", l.space);
+    }
     assert!(dir.join("align/align.parquet").exists() && dir.join("align/align.csv").exists());
     assert!(dir.join("align/aligned/model.bpk").exists());
     let m = relusym(&[
@@ -43,8 +56,12 @@ fn train_eval_align_merge_print_json_on_synthetic_data() {
         "--alphas", "0,0.5,1", "--stats-images", "300", "--test-subset", "200", "--device", "cpu", "--cache", cache,
         "--out", dir.join("merge").to_str().unwrap(), "--json",
     ]);
-    assert_eq!(m["curve"].as_array().unwrap().len(), 3);
-    assert!(m["barriers"]["midpoint_accuracy"].is_number());
+    let m: MergeReport = serde_json::from_value(m).expect("merge prints a MergeReport");
+    assert_eq!(m.curve.iter().map(|c| c.alpha).collect::<Vec<_>>(), vec![0.0, 0.5, 1.0]);
+    let mean_end = (m.curve[0].accuracy + m.curve[2].accuracy) / 2.0;
+    assert!((m.barriers.midpoint_accuracy.unwrap() - (mean_end - m.curve[1].accuracy)).abs() < 1e-12);
+    // the endpoints are the trained nets themselves (evaluated on the 200-image subset)
+    assert_eq!(m.endpoints[0].as_ref().map(|x| x.images), Some(200));
     assert!(dir.join("merge/merge.csv").exists());
 }
 
@@ -67,8 +84,9 @@ fn bad_input_gives_a_clear_error_naming_the_problem() {
 
 #[test]
 fn theory_report_confirms_every_prediction() {
-    let r = relusym(&["theory", "--json"]);
-    assert!(r.is_object());
+    let r: TheoryReport = serde_json::from_value(relusym(&["theory", "--json"])).expect("theory prints a TheoryReport");
+    assert!(r.all_as_predicted());
+    assert!(!r.lemma.is_empty() && !r.counterexamples.is_empty());
     let text = Command::new(env!("CARGO_BIN_EXE_relusym")).arg("theory").output().unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("All results as the theory predicts: yes"), "{text}");

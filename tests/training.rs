@@ -105,3 +105,40 @@ fn corrupt_checkpoint_is_an_error_naming_the_file() {
     let err = Checkpoint::open(&dir).unwrap_err().to_string();
     assert!(err.contains("config.json"), "{err}");
 }
+
+#[test]
+fn a_diverging_run_stops_naming_epoch_and_step_and_keeps_the_last_finished_epoch() {
+    // One step per epoch (a 50-image subset, batch 50) and a one-epoch warm-up: epoch 1 steps with
+    // learning rate 0, epoch 2 with the absurd peak 1e30, after which the test loss is no longer
+    // finite: epoch 2 diverged, epoch 1 is the last good one.
+    let splits = tiny_splits(100, 50, 7);
+    let dir = temp_dir("diverge");
+    let cfg = TrainConfig { subset: Some(50), lr: 1e30, warmup_epochs: 1.0, ..quick_config(ModelKind::Vgg11, 3, 0) };
+    let opts = relu_symmetries::train::TrainOptions { out: dir.clone(), resume: false, progress: false, log_epochs: false, stop_after: None, keep_epochs: Vec::new() };
+    let err = relu_symmetries::train::train(&cfg, &splits, info(&splits), &relu_symmetries::device::DeviceChoice::Cpu.resolve(), &opts).unwrap_err();
+    match &err {
+        TrainError::Diverged { epoch, step, loss, last_good, .. } => {
+            assert_eq!((*epoch, *step, *last_good), (2, 2, Some(1)), "{err}");
+            assert!(!loss.is_finite());
+        }
+        other => panic!("expected divergence, got {other}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("epoch 2, step 2") && text.contains("keeps the checkpoint of epoch 1"), "{text}");
+    // nothing of the diverging epoch was written: metrics and resume state end at epoch 1, and
+    // the kept weights are finite
+    let ck = Checkpoint::open(&dir).unwrap();
+    assert_eq!(ck.metrics().unwrap().iter().map(|r| r.epoch).collect::<Vec<_>>(), vec![1]);
+    let state = std::fs::read_to_string(dir.join("resume/state.json")).unwrap();
+    assert!(state.contains("\"epoch\": 1,"), "{state}");
+    let kept = ck.load_model(&Device::flex()).unwrap().to_params();
+    assert!(kept.values().all(|w| w.iter().all(|x| x.is_finite())));
+
+    // From scratch it fails in epoch 1 and says that no weights were saved.
+    let dir = temp_dir("diverge-first");
+    let cfg = TrainConfig { lr: 1e30, warmup_epochs: 0.0, ..quick_config(ModelKind::Vgg11, 2, 0) };
+    let opts = relu_symmetries::train::TrainOptions { out: dir.clone(), ..opts };
+    let err = relu_symmetries::train::train(&cfg, &splits, info(&splits), &relu_symmetries::device::DeviceChoice::Cpu.resolve(), &opts).unwrap_err();
+    assert!(matches!(err, TrainError::Diverged { epoch: 1, last_good: None, .. }), "{err}");
+    assert!(err.to_string().contains("holds no weights") && !dir.join("model.bpk").exists(), "{err}");
+}

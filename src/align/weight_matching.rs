@@ -56,7 +56,8 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use super::spec::{AlignError, PermSet, PermSpec, identity_perms};
+use super::AlignError;
+use super::spec::{PermSet, PermSpec, identity_perms};
 use super::{Perm, assign_max, assignment_score};
 use crate::nets::ParamMap;
 
@@ -373,7 +374,7 @@ fn slice_of<'a>(v: &'a ndarray::CowArray<'_, f32, ndarray::IxDyn>) -> &'a [f32] 
 mod tests {
     use ndarray::{ArrayD, IxDyn, ShapeBuilder};
 
-    use super::super::spec::fixtures::*;
+    use crate::align::fixtures::*;
     use super::super::spec::{apply_perms, compose_perms, invert_perms, random_perms};
     use super::*;
 

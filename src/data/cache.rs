@@ -31,7 +31,7 @@
 //! [`load_or_build`] then warns on stderr and rebuilds it.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -226,12 +226,7 @@ pub fn write_cache(path: &Path, splits: &Splits, key: &SourceKey) -> Result<(), 
         path: path.to_path_buf(),
         reason: format!("cannot serialise header: {e}"),
     })?;
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(format!(".tmp.{}", std::process::id()));
-    let tmp = PathBuf::from(tmp_name);
-    let result = (|| -> std::io::Result<()> {
-        let file = File::create(&tmp)?;
-        let mut w = BufWriter::with_capacity(1 << 20, file);
+    crate::provenance::write_atomic_with(path, |w| -> std::io::Result<()> {
         w.write_all(&CACHE_MAGIC)?;
         w.write_all(&CACHE_VERSION.to_le_bytes())?;
         w.write_all(&(json.len() as u64).to_le_bytes())?;
@@ -243,19 +238,9 @@ pub fn write_cache(path: &Path, splits: &Splits, key: &SourceKey) -> Result<(), 
             sum.update(&d.images);
             sum.update(&d.labels);
         }
-        w.write_all(&sum.0.to_le_bytes())?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(DataError::io(&tmp, e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        DataError::io(path, e)
+        w.write_all(&sum.0.to_le_bytes())
     })
+    .map_err(|e| DataError::io(path, e))
 }
 
 /// Reads a cache file written by [`write_cache`].

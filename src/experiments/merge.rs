@@ -183,6 +183,7 @@ pub fn equivariance_report(net: &Vgg, alignment: &Alignment) -> Result<Vec<Layer
 
 /// One evaluated merge point.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(from = "MergePointFile")]
 pub struct MergePoint {
     /// α.
     pub alpha: f64,
@@ -193,6 +194,24 @@ pub struct MergePoint {
     /// The full metrics, flip invariance included (endpoints only; interior points are evaluated
     /// without the flipped pass).
     pub full: Option<EvalMetrics>,
+}
+
+/// A merge point as stored: the current layout, or the one written before points carried their
+/// accuracy and loss themselves (`{alpha, metrics: {…}}`, e.g. `results/cpu/merge-*.json`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum MergePointFile {
+    Current { alpha: f64, accuracy: f64, loss: f64, #[serde(default)] full: Option<EvalMetrics> },
+    Legacy { alpha: f64, metrics: EvalMetrics },
+}
+
+impl From<MergePointFile> for MergePoint {
+    fn from(p: MergePointFile) -> Self {
+        match p {
+            MergePointFile::Current { alpha, accuracy, loss, full } => MergePoint { alpha, accuracy, loss, full },
+            MergePointFile::Legacy { alpha, metrics } => MergePoint { alpha, accuracy: metrics.accuracy, loss: metrics.loss, full: Some(metrics) },
+        }
+    }
 }
 
 /// Everything a merge run measured.

@@ -73,6 +73,49 @@ pub struct MlpRow {
     pub involutions: bool,
 }
 
+/// `relusym mlp-conjecture`: every student's row, with the settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MlpConjectureReport {
+    /// The settings.
+    pub config: MlpConjectureConfig,
+    /// One row per seed and variant.
+    pub rows: Vec<MlpRow>,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+impl MlpConjectureReport {
+    /// The rows as a table (`mlp_conjecture.csv` / `.parquet`): one column per layer error.
+    pub fn table(&self) -> crate::tables::Table {
+        use crate::tables::{Table, Values};
+        let rows = &self.rows;
+        let layers = rows.first().map_or(0, |r| r.layer_errors.len());
+        let mut t = Table::new()
+            .col("variant", "", Values::Str(rows.iter().map(|r| r.variant.clone()).collect()))
+            .col("seed", "", Values::I64(rows.iter().map(|r| r.seed as i64).collect()))
+            .col("test_mse", "squared target units", Values::F64(rows.iter().map(|r| r.test_mse).collect()))
+            .col("invariance_error", "fraction of target std", Values::F64(rows.iter().map(|r| r.invariance_error).collect()))
+            .col("involutions", "", Values::Bool(rows.iter().map(|r| r.involutions).collect()));
+        for l in 0..layers {
+            let at = |v: &[f64]| v.get(l).copied().unwrap_or(f64::NAN);
+            t = t.col(&format!("layer{l}_error"), "relative Frobenius", Values::F64(rows.iter().map(|r| at(&r.layer_errors)).collect()));
+            t = t.col(&format!("layer{l}_unaligned"), "relative Frobenius", Values::F64(rows.iter().map(|r| at(&r.unaligned_errors)).collect()));
+        }
+        t
+    }
+}
+
+impl std::fmt::Display for MlpConjectureReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{:<7} {:>4} {:>9} {:>10} {:>24} {:>24} {:>6}", "variant", "seed", "test mse", "invariance", "layer errors (aligned)", "layer errors (P = I)", "invol")?;
+        let j = |v: &[f64]| v.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(" ");
+        for r in &self.rows {
+            writeln!(f, "{:<7} {:>4} {:>9.4} {:>10.4} {:>24} {:>24} {:>6}", r.variant, r.seed, r.test_mse, r.invariance_error, j(&r.layer_errors), j(&r.unaligned_errors), r.involutions)?;
+        }
+        Ok(())
+    }
+}
+
 fn reverse(x: &[f32], d: usize) -> Vec<f32> {
     x.chunks(d).flat_map(|r| r.iter().rev().copied().collect::<Vec<_>>()).collect()
 }

@@ -4,10 +4,13 @@
 //!   independently trained twin (the ordinary barrier), merge along an α grid, repair, measure.
 //! * [`study`]: the decisive study — a matrix of training variants, seeds, kept epochs and
 //!   widths, with GCNN and ordinary barriers measured for all of it.
+//! * [`results`]: the typed result of every command, which the binary prints and the report
+//!   reads back.
 //! * [`mlp_conjecture`]: the MLP-sized conjecture experiment (trained invariant MLPs, how close
 //!   to layerwise equivariant).
 
 pub mod merge;
 pub mod mlp_conjecture;
 pub mod report;
+pub mod results;
 pub mod study;

@@ -8,8 +8,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
+use crate::experiments::results::{AlignReport, BenchReport, MergeReport, ResultFileError, TorchTiming, read_result};
 use crate::plots::{PlotError, Series, line_chart};
 use crate::provenance::write_atomic;
 use crate::train::Checkpoint;
@@ -23,10 +22,9 @@ pub enum ReportError {
     /// A file could not be written.
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-}
-
-fn read_json(path: &Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    /// A result file exists but does not hold the result it should.
+    #[error(transparent)]
+    Result(#[from] ResultFileError),
 }
 
 fn write(path: &Path, text: &str) -> Result<(), ReportError> {
@@ -41,12 +39,6 @@ fn figure(out: &Path, stem: &str, title: &str, x: &str, y: &str, series: &[Serie
         written.push(p);
     }
     Ok(())
-}
-
-/// A curve point's value: `key` at the top level (current results) or under `metrics` (results
-/// written before merge points carried accuracy and loss themselves).
-fn point(c: &Value, key: &str) -> Option<f64> {
-    c[key].as_f64().or_else(|| c["metrics"][key].as_f64())
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -93,31 +85,22 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
     for kind in ["gcnn", "twin"] {
         for method in ["activation", "weight"] {
             for repair in ["none", "repair"] {
-                let Some(v) = read_json(&results.join(format!("merge-{kind}-{method}-{repair}.json"))) else { continue };
+                let Some(v) = read_result::<MergeReport>(&results.join(format!("merge-{kind}-{method}-{repair}.json")))? else { continue };
                 found = true;
-                let curve = v["curve"].as_array().cloned().unwrap_or_default();
-                let at = |a: f64, key: &str| curve.iter().find(|c| (c["alpha"].as_f64().unwrap_or(-1.0) - a).abs() < 1e-9).and_then(|c| point(c, key));
+                let acc = |a: f64| v.at(a).map(|c| c.accuracy);
                 let label = if kind == "gcnn" { "GCNN (flipped self)" } else { "ordinary (twin)" };
-                let b = &v["barriers"];
-                let _ = writeln!(
-                    mt,
-                    "| {label} | {method} | {repair} | {} | {} | {} | {} |",
-                    pct(at(0.0, "accuracy")), pct(at(0.5, "accuracy")), pct(at(1.0, "accuracy")),
-                    b["midpoint_accuracy"].as_f64().map_or("–".into(), |x| format!("{:.2}", 100.0 * x)),
-                );
+                let b = &v.barriers;
+                let _ = writeln!(mt, "| {label} | {method} | {repair} | {} | {} | {} | {} |", pct(acc(0.0)), pct(acc(0.5)), pct(acc(1.0)), pct(b.midpoint_accuracy));
                 let _ = writeln!(
                     ml,
-                    "| {label} | {method} | {repair} | {} | {} | {} | {} |",
-                    b["midpoint_loss"].as_f64().map_or("–".into(), |x| format!("{x:.3}")),
-                    b["loss_barrier"].as_f64().map_or("–".into(), |x| format!("{x:.3}")),
-                    pct(v["unaligned_midpoint_accuracy"].as_f64()),
-                    pct(at(0.5, "flip_agreement")),
+                    "| {label} | {method} | {repair} | {} | {:.3} | {} | {} |",
+                    b.midpoint_loss.map_or("–".into(), |x| format!("{x:.3}")),
+                    b.loss_barrier,
+                    pct(v.unaligned_midpoint_accuracy),
+                    pct(v.at(0.5).and_then(|c| c.full.as_ref()).map(|m| m.flip_agreement)),
                 );
                 if method == "activation" {
-                    merge_series.push((
-                        format!("{kind}, {repair}"),
-                        curve.iter().filter_map(|c| Some((c["alpha"].as_f64()?, 100.0 * point(c, "accuracy")?))).collect(),
-                    ));
+                    merge_series.push((format!("{kind}, {repair}"), v.curve.iter().map(|c| (c.alpha, 100.0 * c.accuracy)).collect()));
                 }
             }
         }
@@ -135,22 +118,21 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
     let mut eq_series: Vec<Series> = Vec::new();
     let mut et = String::new();
     for method in ["activation", "weight"] {
-        let Some(v) = read_json(&results.join(format!("align-flip-{method}.json"))) else { continue };
-        let layers = v["layers"].as_array().cloned().unwrap_or_default();
+        let Some(v) = read_result::<AlignReport>(&results.join(format!("align-flip-{method}.json")))? else { continue };
+        let f3 = |x: Option<f64>| x.map_or("–".into(), |x| format!("{x:.3}"));
         if et.is_empty() {
             et.push_str("| matching | layer | channels | fixed points | 2-cycles | longer cycles | involution | equivariance error | unaligned error |\n|---|---|---|---|---|---|---|---|---|\n");
-            eq_series.push(("no alignment (P = I)".into(), layers.iter().enumerate().filter_map(|(i, l)| Some((i as f64, l["unaligned_error"].as_f64()?))).collect()));
+            eq_series.push(("no alignment (P = I)".into(), v.layers.iter().enumerate().filter_map(|(i, l)| Some((i as f64, l.unaligned_error?))).collect()));
         }
-        eq_series.push((format!("{method} matching"), layers.iter().enumerate().filter_map(|(i, l)| Some((i as f64, l["equivariance_error"].as_f64()?))).collect()));
-        for l in &layers {
+        eq_series.push((format!("{method} matching"), v.layers.iter().enumerate().filter_map(|(i, l)| Some((i as f64, l.equivariance_error?))).collect()));
+        for l in &v.layers {
             let _ = writeln!(
                 et,
-                "| {method} | {} | {} | {} | {} | {} | {} | {:.3} | {:.3} |",
-                l["space"].as_str().unwrap_or(""), l["channels"], l["fixed_points"], l["two_cycles"], l["longer_cycles"], l["involution"],
-                l["equivariance_error"].as_f64().unwrap_or(f64::NAN), l["unaligned_error"].as_f64().unwrap_or(f64::NAN)
+                "| {method} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                l.space, l.channels, l.fixed_points, l.two_cycles, l.longer_cycles, l.involution, f3(l.equivariance_error), f3(l.unaligned_error)
             );
         }
-        if let Some(h) = v["head_equivariance_error"].as_f64() {
+        if let Some(h) = v.head_equivariance_error {
             let _ = writeln!(et, "| {method} | classifier | – | – | – | – | – | {h:.3} | – |");
         }
     }
@@ -161,36 +143,40 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
         figure(out, "equivariance", "Layerwise equivariance error after aligning with the flipped net", "conv layer", "relative error", &eq_series, &mut written)?;
     }
     // Throughput benchmark and pipeline timing.
-    if let Some(v) = read_json(&results.join("bench-cpu.json")) {
-        let mut t = format!("Device: {}.\n\n| width | parameters | train img/s | inference img/s |\n|---|---|---|---|\n", v["device"].as_str().unwrap_or("?"));
-        for r in v["rows"].as_array().cloned().unwrap_or_default() {
-            let _ = writeln!(t, "| {} | {} | {:.0} | {:.0} |", r["width"], r["params"], r["train_images_per_s"].as_f64().unwrap_or(0.0), r["infer_images_per_s"].as_f64().unwrap_or(0.0));
+    if let Some(v) = read_result::<BenchReport>(&results.join("bench-cpu.json"))? {
+        let mut t = format!("Device: {}.\n\n| width | parameters | train img/s | inference img/s |\n|---|---|---|---|\n", v.device);
+        for r in &v.rows {
+            let _ = writeln!(t, "| {:?} | {} | {:.0} | {:.0} |", r.width, r.params, r.train_images_per_s, r.infer_images_per_s);
         }
         let p = out.join("bench.md");
         write(&p, &t)?;
         written.push(p);
     }
-    if let (Some(r), Some(py)) = (read_json(&results.join("timing-rust.json")), read_json(&results.join("timing-torch.json"))) {
-        let (rs, ps) = (&r["seconds"], &py["seconds"]);
-        let f = |v: &Value| v.as_f64().map_or("–".into(), |x| format!("{x:.1}"));
-        let ratio = |a: &Value, b: &Value| match (a.as_f64(), b.as_f64()) {
+    if let (Some(r), Some(py)) = (read_result::<MergeReport>(&results.join("timing-rust.json"))?, read_result::<TorchTiming>(&results.join("timing-torch.json"))?) {
+        let f = |v: Option<f64>| v.map_or("–".into(), |x| format!("{x:.1}"));
+        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
             (Some(a), Some(b)) if a > 0.0 => format!("{:.2}", b / a),
             _ => "–".into(),
         };
-        let acc = |i: usize| point(&r["curve"][i], "accuracy").map_or("–".into(), |x| format!("{:.2}", 100.0 * x));
-        let pacc = |k: &str| py["results"][k][0].as_f64().map_or("–".into(), |x| format!("{:.2}", 100.0 * x));
+        let acc = |i: usize| pct(r.curve.get(i).map(|c| c.accuracy));
+        let pacc = |k: &str| pct(py.results.get(k).and_then(|v| v.first().copied()));
+        let ps = |k: &str| py.seconds.get(k).copied();
+        let rs = &r.seconds;
         let mut t = String::from("| step | relusym (s) | PyTorch port (s) | speed-up (PyTorch / relusym) |\n|---|---|---|---|\n");
-        let rs_merge = rs["stats"].as_f64().unwrap_or(0.0) + rs["merge_repair"].as_f64().unwrap_or(0.0);
-        let rs_merge = Value::from(rs_merge);
-        for (label, a, b) in [("matching", &rs["align"], &ps["align"]), ("statistics + merge + REPAIR", &rs_merge, &ps["merge_repair"]), ("evaluation", &rs["evaluate"], &ps["evaluate"]), ("total", &rs["total"], &ps["total"])] {
+        for (label, a, b) in [
+            ("matching", Some(rs.align), ps("align")),
+            ("statistics + merge + REPAIR", Some(rs.stats + rs.merge_repair), ps("merge_repair")),
+            ("evaluation", Some(rs.evaluate), ps("evaluate")),
+            ("total", Some(rs.total), ps("total")),
+        ] {
             let _ = writeln!(t, "| {label} | {} | {} | {} |", f(a), f(b), ratio(a, b));
         }
         let _ = writeln!(
             t,
             "\nSame weights, same data: test accuracy α=0 / repaired α=½ / α=1 / unaligned α=½ = {} / {} / {} / {} % (relusym) and {} / {} / {} / {} % (PyTorch {}, {} threads; decoded by PIL rather than the `image` crate).",
-            acc(0), acc(1), acc(2), pct(r["unaligned_midpoint_accuracy"].as_f64()),
+            acc(0), acc(1), acc(2), pct(r.unaligned_midpoint_accuracy),
             pacc("alpha0"), pacc("alpha0.5_repaired"), pacc("alpha1"), pacc("unaligned_midpoint"),
-            py["torch"].as_str().unwrap_or("?"), py["threads"]
+            py.torch, py.threads
         );
         let p = out.join("timing.md");
         write(&p, &t)?;
@@ -212,14 +198,20 @@ mod tests {
         assert!(build_report(&runs, &results, &out).unwrap().is_empty());
         let curve = |a: f64, acc: f64| serde_json::json!({"alpha": a, "accuracy": acc, "loss": 1.0});
         let merge = serde_json::json!({
+            "a": "runs/x", "partner": "flip", "barrier": "gcnn", "method": "activation", "repair": "none", "device": "flex",
+            "endpoints": [null, null],
             "curve": [curve(0.0, 0.8), curve(0.5, 0.4), curve(1.0, 0.78)],
             "barriers": {"midpoint_accuracy": 0.39, "midpoint_loss": 1.2, "loss_barrier": 1.2, "accuracy_barrier": 0.39},
             "unaligned_midpoint_accuracy": 0.1,
+            "alignment": {"perms_involutions": [true]},
+            "seconds": {"align": 1.0, "stats": 1.0, "merge_repair": 1.0, "evaluate": 1.0, "total": 4.0},
         });
         std::fs::write(results.join("merge-gcnn-activation-none.json"), merge.to_string()).unwrap();
-        let layer = serde_json::json!({"space": "conv0", "channels": 16, "fixed_points": 4, "two_cycles": 6, "longer_cycles": 0,
-            "involution": true, "equivariance_error": 0.5, "unaligned_error": 1.2});
-        std::fs::write(results.join("align-flip-weight.json"), serde_json::json!({"layers": [layer], "head_equivariance_error": 0.3}).to_string()).unwrap();
+        let layer = serde_json::json!({"space": "conv0", "channels": 16, "perm": [], "fixed_points": 4, "two_cycles": 6, "longer_cycles": 0,
+            "in_longer_cycles": 0, "moved": 12, "involution": true, "equivariance_error": 0.5, "unaligned_error": 1.2});
+        let align = serde_json::json!({"a": "runs/x", "partner": "flip", "method": "weight", "device": "flex", "images": 0, "augmented": true,
+            "seconds": 1.0, "layers": [layer], "head_equivariance_error": 0.3});
+        std::fs::write(results.join("align-flip-weight.json"), align.to_string()).unwrap();
         let files = build_report(&runs, &results, &out).unwrap();
         let names: Vec<String> = files.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
         for want in ["merge.md", "merge-curves.svg", "equivariance.md", "equivariance.png"] {
@@ -227,6 +219,12 @@ mod tests {
         }
         let md = std::fs::read_to_string(out.join("merge.md")).unwrap();
         assert!(md.contains("| GCNN (flipped self) | activation | none | 80.00 | 40.00 | 78.00 | 39.00 |"), "{md}");
+        let eq = std::fs::read_to_string(out.join("equivariance.md")).unwrap();
+        assert!(eq.contains("| weight | conv0 | 16 | 4 | 6 | 0 | true | 0.500 | 1.200 |"), "{eq}");
+        // a result file that is there but malformed is an error naming it, not a silent gap
+        std::fs::write(results.join("merge-twin-weight-none.json"), r#"{"curve": "oops"}"#).unwrap();
+        let err = build_report(&runs, &results, &out).unwrap_err().to_string();
+        assert!(err.contains("merge-twin-weight-none.json"), "{err}");
         std::fs::remove_dir_all(root).unwrap();
     }
 }

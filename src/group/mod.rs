@@ -19,9 +19,14 @@
 //! a VGG whose kernels are all transformed by T computes `x ↦ f(T x)` exactly, as long as the
 //! classifier sees a 1×1 map (see [`crate::nets::Vgg::transformed`]). With stride-2 layers on even
 //! sizes the sampling grid is shifted by the flip and the identity only holds approximately.
+//!
+//! A flip acts on a network's hidden channels by a permutation; [`Perm`] (permutations as data)
+//! lives here, below the models that use it for their symmetry structure.
 
 mod d4;
 mod finite;
+mod perm;
 
 pub use d4::D4;
 pub use finite::FiniteGroup;
+pub use perm::{CycleCounts, NotAPermutation, Perm};

@@ -48,6 +48,18 @@ pub enum RepairMode {
     ClosedForm,
 }
 
+impl RepairMode {
+    /// The name used on the command line, in file names and in result files.
+    pub fn name(self) -> &'static str {
+        match self {
+            RepairMode::None => "none",
+            RepairMode::BnReset => "bn-reset",
+            RepairMode::Repair => "repair",
+            RepairMode::ClosedForm => "closed-form",
+        }
+    }
+}
+
 /// Per-layer pre-activation statistics of the two (aligned) endpoints.
 #[derive(Clone, Debug)]
 pub struct RepairStats {

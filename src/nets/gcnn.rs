@@ -23,7 +23,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::vgg::{Vgg, VggConfig, VggError};
-use crate::align::Perm;
+use crate::group::Perm;
 
 /// Channel layout of one hidden layer: `pairs` mirror pairs, then `self_symmetric` channels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,7 +21,7 @@
 //! fail: the layer and the row (neuron) that witnesses it.
 
 use ndarray::{Array1, Array2, Axis, concatenate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::TheoryError;
 use super::group::{DEFAULT_GROUP_CAP, GroupAction, Representation};
@@ -31,7 +31,7 @@ use super::reynolds::{intertwiner_average, layerwise_equivariant_mlp};
 use super::sample;
 
 /// Which mechanism breaks layerwise equivariance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mechanism {
     /// σ(z) − σ(−z) = z carries a linear change of basis through a hidden layer.
     LinearPassThrough,

@@ -9,7 +9,7 @@
 //! [`layerwise`](super::layerwise) (a "yes" there implies equivariance).
 
 use ndarray::Array2;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::TheoryError;
 use super::group::GroupAction;
@@ -18,7 +18,7 @@ use super::mlp::Mlp;
 use super::sample;
 
 /// Violation of f(ρ_in(s)x) = ρ_out(s)f(x) for one generator s.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GeneratorViolation {
     /// Generator index.
     pub generator: usize,
@@ -29,7 +29,7 @@ pub struct GeneratorViolation {
 }
 
 /// Result of [`check_equivariance`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EquivarianceReport {
     /// Number of random inputs.
     pub samples: usize,

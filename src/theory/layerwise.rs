@@ -46,7 +46,7 @@
 //! Layers are numbered 1…L as in the paper; rows and generators from 0.
 
 use ndarray::{Array1, Array2, Axis, concatenate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::TheoryError;
 use super::group::{DEFAULT_GROUP_CAP, FiniteGroup, GroupAction};
@@ -55,7 +55,7 @@ use super::mlp::{Layer, Mlp};
 use super::relu_commute::ScaledPermutation;
 
 /// Tolerances and limits of [`decide_layerwise`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LayerwiseOptions {
     /// Relative tolerance for "is a positive multiple" and for matrix equalities.
     pub tol: f64,
@@ -76,7 +76,7 @@ impl Default for LayerwiseOptions {
 }
 
 /// The network is layerwise equivariant with these hidden representations.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerwiseEquivariant {
     /// `hidden[j][s]` = ρ_{j+1}(generator s) = P·D (so `hidden[0]` is layer 1).
     pub hidden: Vec<Vec<ScaledPermutation>>,
@@ -95,7 +95,7 @@ impl LayerwiseEquivariant {
 }
 
 /// Why a step of the decision failed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum NotLayerwiseReason {
     /// Row `row` of `[W_j ρ_{j−1}(s) | b_j]` is no positive multiple of any row of `[W_j | b_j]`.
     NoPositiveMultiple {
@@ -134,7 +134,7 @@ pub enum NotLayerwiseReason {
 }
 
 /// Where and why the network is not layerwise equivariant.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotLayerwise {
     /// Layer j (1-based; j = L means the output layer).
     pub layer: usize,
@@ -150,7 +150,7 @@ pub struct NotLayerwise {
 }
 
 /// Verdict of [`decide_layerwise`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LayerwiseVerdict {
     /// Hidden positive scaled permutation representations were found.
     LayerwiseEquivariant(LayerwiseEquivariant),

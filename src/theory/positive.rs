@@ -25,7 +25,7 @@
 //! ReLU function has a layerwise-equivariant network, possibly only a wider one.
 
 use ndarray::{Array1, Array2};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::TheoryError;
 use super::group::{DEFAULT_GROUP_CAP, FiniteGroup, GroupAction, Representation, close_group};
@@ -36,7 +36,7 @@ use super::reynolds::intertwiner_average;
 use super::sample;
 
 /// Output of the two-layer examples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OutputKind {
     /// ρ_out = 1 on R¹ (W_2 is 1×n).
     Invariant,

@@ -21,7 +21,7 @@
 //! (otherwise [`TheoryError::WitnessNotVerified`]).
 
 use ndarray::{Array1, Array2};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::TheoryError;
 use super::linalg::{self, relu};
@@ -32,7 +32,7 @@ use super::linalg::{self, relu};
 /// `scales[j]` = D_jj > 0, so `A[i, perm[i]]` = `scales[perm[i]]`. Acting on a vector,
 /// (A z)_i = `scales[perm[i]]` · z_{`perm[i]`}; acting on the rows of a weight matrix, row i of A·W
 /// is [`row_scale`](Self::row_scale)(i) times row `perm[i]` of W.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScaledPermutation {
     /// Column of the non-zero entry in each row.
     pub perm: Vec<usize>,
@@ -186,7 +186,7 @@ impl ScaledPermutation {
 }
 
 /// Why σ(Ax) = Aσ(x) fails (the two cases of the Lemma's proof).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FailureReason {
     /// a_rj < 0: witness x = e_j.
     NegativeEntry {
@@ -209,7 +209,7 @@ pub enum FailureReason {
 }
 
 /// A verified counterexample to σ(Ax) = Aσ(x).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommutationFailure {
     /// Which case of the proof applies.
     pub reason: FailureReason,
@@ -220,7 +220,7 @@ pub struct CommutationFailure {
 }
 
 /// A commutes with σ: A ≥ 0 with at most one non-zero per row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommutesWithRelu {
     /// For each row, the column and (positive) value of its non-zero entry, or `None` for a zero row.
     pub row_support: Vec<Option<(usize, f64)>>,
@@ -230,7 +230,7 @@ pub struct CommutesWithRelu {
 }
 
 /// The Lemma's verdict for one matrix.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ReluCommutation {
     /// σ(Ax) = Aσ(x) for all x.
     Commutes(CommutesWithRelu),

@@ -8,7 +8,7 @@
 use std::fmt;
 
 use ndarray::Array2;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::counterexamples::{
     Counterexample, Mechanism, dead_neuron, paper_pass_through, random_pass_through,
@@ -33,7 +33,7 @@ use super::{DEFAULT_TOL, TheoryError, sample};
 const SAMPLES: usize = 256;
 
 /// The Lemma applied to one matrix.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LemmaCase {
     /// What the matrix is.
     pub name: String,
@@ -52,7 +52,7 @@ pub struct LemmaCase {
 }
 
 /// Short form of a [`LayerwiseVerdict`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VerdictSummary {
     /// Layerwise equivariant?
     pub layerwise: bool,
@@ -65,7 +65,7 @@ pub struct VerdictSummary {
 }
 
 /// A counterexample and the decision's verdict on it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CounterexampleCase {
     /// Name.
     pub name: String,
@@ -86,7 +86,7 @@ pub struct CounterexampleCase {
 }
 
 /// A two-layer invertible example (the theorem).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TwoLayerCase {
     /// Name.
     pub name: String,
@@ -101,7 +101,7 @@ pub struct TwoLayerCase {
 }
 
 /// Rescaling neurons so that scaled permutations become permutations.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NormalisationCase {
     /// Name.
     pub name: String,
@@ -114,7 +114,7 @@ pub struct NormalisationCase {
 }
 
 /// Symmetrisation of one network.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SymmetrisationCase {
     /// Name.
     pub name: String,
@@ -139,7 +139,7 @@ pub struct SymmetrisationCase {
 }
 
 /// Everything [`theory_report`] computed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TheoryReport {
     /// Seed of the random instances.
     pub seed: u64,

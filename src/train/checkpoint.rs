@@ -254,6 +254,22 @@ impl Checkpoint {
         Ok(())
     }
 
+    /// Remove temp files (`.NAME.tmp.PID`) that a killed writer left in the directory, `resume/`
+    /// and `epochs/`; returns how many. Only the process that owns the directory (the one
+    /// resuming it) may call this: a live writer's temp file would vanish under it.
+    pub(crate) fn remove_stale_temps(&self) -> usize {
+        let mut removed = 0;
+        for dir in [self.dir.clone(), self.dir.join("resume"), self.dir.join("epochs")] {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') && name.contains(".tmp.") && std::fs::remove_file(entry.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+
     fn resume_state(&self) -> Result<Option<ResumeState>, TrainError> {
         let path = self.dir.join("resume").join("state.json");
         if !path.exists() {

@@ -126,6 +126,30 @@ impl Default for TrainConfig {
 pub struct ConfigError(pub String);
 
 impl TrainConfig {
+    /// Adjust settings that are valid but would silently defeat their purpose, and say what was
+    /// done (one message per change):
+    ///
+    /// * a warm-up at least as long as the run never reaches the peak learning rate (the decay
+    ///   starts only after the warm-up), so it is shortened to a fifth of the run;
+    /// * a training subset smaller than a batch gives one short batch per epoch, so the batch is
+    ///   shrunk to the subset.
+    pub fn adjust_degenerate(&mut self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.epochs > 0 && self.warmup_epochs >= self.epochs as f64 {
+            let shorter = self.epochs as f64 / 5.0;
+            notes.push(format!(
+                "a warm-up of {} epochs is not shorter than the {}-epoch run, so the learning rate would never reach its peak; warm-up shortened to {shorter} epochs (a fifth of the run)",
+                self.warmup_epochs, self.epochs
+            ));
+            self.warmup_epochs = shorter;
+        }
+        if let Some(n) = self.subset.filter(|&n| n > 0 && n < self.batch_size) {
+            notes.push(format!("the training subset ({n} images) is smaller than a batch ({}); batch size set to {n}", self.batch_size));
+            self.batch_size = n;
+        }
+        notes
+    }
+
     /// Check every hyperparameter.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError(m.to_string()));
@@ -210,6 +234,26 @@ impl Scale {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_warm_up_as_long_as_the_run_is_shortened_with_a_message() {
+        let mut c = TrainConfig { epochs: 1, ..TrainConfig::default() };
+        let notes = c.adjust_degenerate();
+        assert_eq!(c.warmup_epochs, 0.2);
+        assert!(notes.len() == 1 && notes[0].contains("warm-up of 5 epochs"), "{notes:?}");
+        // a sensible warm-up is left alone, and says nothing
+        let mut c = TrainConfig { epochs: 18, warmup_epochs: 1.0, ..TrainConfig::default() };
+        assert!(c.adjust_degenerate().is_empty());
+        assert_eq!(c, TrainConfig { epochs: 18, warmup_epochs: 1.0, ..TrainConfig::default() });
+    }
+
+    #[test]
+    fn a_subset_smaller_than_a_batch_shrinks_the_batch_with_a_message() {
+        let mut c = TrainConfig { subset: Some(64), batch_size: 500, ..TrainConfig::default() };
+        let notes = c.adjust_degenerate();
+        assert_eq!(c.batch_size, 64);
+        assert!(notes.iter().any(|n| n.contains("64 images")), "{notes:?}");
+    }
 
     #[test]
     fn defaults_are_repairs_recipe() {

@@ -26,9 +26,25 @@ pub enum TrainError {
     /// A checkpoint does not fit the request (other dataset shape, other config on resume, …).
     #[error("{path}: {message}")]
     Mismatch { path: PathBuf, message: String },
-    /// The training diverged (loss became NaN or infinite).
-    #[error("training diverged at epoch {epoch}, step {step}: loss {loss}")]
-    Diverged { epoch: usize, step: usize, loss: f32 },
+    /// The training diverged: the training loss, or the test loss after an epoch, became NaN or
+    /// infinite. Nothing of the diverging epoch is written: the checkpoint directory keeps the
+    /// last good epoch's weights and resume state.
+    #[error("training diverged at epoch {epoch}, step {step}: loss {loss}; {}", match last_good {
+        Some(e) => format!("{} keeps the checkpoint of epoch {e}", dir.display()),
+        None => format!("no epoch had finished, so {} holds no weights", dir.display()),
+    })]
+    Diverged {
+        /// The epoch (1-based) in which the loss stopped being finite.
+        epoch: usize,
+        /// The optimiser step.
+        step: usize,
+        /// The loss value seen.
+        loss: f32,
+        /// The last finished epoch, whose checkpoint is kept.
+        last_good: Option<usize>,
+        /// The checkpoint directory.
+        dir: PathBuf,
+    },
 }
 
 impl TrainError {

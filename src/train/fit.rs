@@ -60,6 +60,16 @@ pub struct TrainSummary {
     pub resumed_from_epoch: Option<usize>,
 }
 
+impl std::fmt::Display for TrainSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "done after {} epochs: test accuracy {:.4}, loss {:.4}, flip agreement {:.4}, relative logit change {:.4} ({:.0} s, {})",
+            self.epochs, self.test.accuracy, self.test.loss, self.test.flip_agreement, self.test.relative_logit_change, self.wall_s, self.device
+        )
+    }
+}
+
 fn bar(len: u64, enabled: bool, template: &str) -> ProgressBar {
     if !enabled {
         return ProgressBar::hidden();
@@ -126,6 +136,7 @@ fn train_net<M: TrainableNet>(
                 message: "--resume with a configuration different from the checkpoint's; pass the same flags or a new --out".into(),
             });
         }
+        ckpt.remove_stale_temps();
         if let Some((m, o, epoch, s, el)) = ckpt.load_resume(model.clone(), optim.clone())? {
             (model, optim, start_epoch, step, elapsed0) = (m, o, epoch, s, el);
             resumed_from_epoch = Some(epoch);
@@ -191,7 +202,7 @@ fn train_net<M: TrainableNet>(
                 None => ce,
             };
             if !ce_value.is_finite() {
-                return Err(TrainError::Diverged { epoch: epoch + 1, step, loss: ce_value });
+                return Err(TrainError::Diverged { epoch: epoch + 1, step, loss: ce_value, last_good: (epoch > 0).then_some(epoch), dir: opts.out.clone() });
             }
             let acc = logits.argmax(1).reshape([n]).equal(y).int().sum().into_scalar::<i64>() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -218,6 +229,10 @@ fn train_net<M: TrainableNet>(
                 "evaluate {bar:30} {pos}/{len} [{elapsed}<{eta}]");
             let m = evaluate(&model.export(), test_set, cfg.eval_batch_size, cfg.test_subset, &device.device, &eb);
             eb.finish_and_clear();
+            if !m.loss.is_finite() {
+                // The last update blew the weights up: this epoch is not kept either.
+                return Err(TrainError::Diverged { epoch: epoch + 1, step, loss: m.loss as f32, last_good: (epoch > 0).then_some(epoch), dir: opts.out.clone() });
+            }
             last_metrics = last.then(|| m.clone());
             let rec = EpochRecord {
                 epoch: epoch + 1,

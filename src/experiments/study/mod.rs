@@ -28,7 +28,7 @@ use super::merge::{MergeConfig, Method};
 use crate::merge::RepairMode;
 use crate::train::{ModelKind, TrainConfig};
 
-pub use run::{PairResult, StudyError, TrainSetInvariance, run_merge_job, train_net, train_set_invariance};
+pub use run::{PairResult, StudyError, StudyPlan, TrainSetInvariance, run_merge_job, train_net, train_set_invariance};
 
 /// How a net of the study was trained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -105,6 +105,55 @@ pub fn is_trained(dir: &Path, net: &NetSpec) -> bool {
         && ck.metrics().is_ok_and(|m| m.last().is_some_and(|r| r.epoch == net.train.epochs))
 }
 
+/// `relusym study plan`: every net and measurement job of the study and whether it is done.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StudyPlan {
+    /// The design.
+    pub spec: StudySpec,
+    /// Where the checkpoints live.
+    pub runs: PathBuf,
+    /// Where the results live.
+    pub results: PathBuf,
+    /// Each net, with whether it is trained.
+    pub nets: Vec<(NetSpec, bool)>,
+    /// Each measurement job, with whether its result file exists.
+    pub jobs: Vec<(MergeJob, bool)>,
+}
+
+impl StudyPlan {
+    /// The state of `spec` on disk.
+    pub fn new(spec: &StudySpec, runs: &Path, results: &Path) -> Self {
+        StudyPlan {
+            spec: spec.clone(),
+            runs: runs.to_path_buf(),
+            results: results.to_path_buf(),
+            nets: spec.nets().into_iter().map(|n| {
+                let done = is_trained(&runs.join(&n.name), &n);
+                (n, done)
+            }).collect(),
+            jobs: spec.merge_jobs().into_iter().map(|j| {
+                let done = results.join("pairs").join(j.file_name()).exists();
+                (j, done)
+            }).collect(),
+        }
+    }
+}
+
+impl std::fmt::Display for StudyPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mark = |done: bool| if done { "x" } else { " " };
+        writeln!(f, "training runs ({}): {} of {} trained", self.runs.display(), self.nets.iter().filter(|n| n.1).count(), self.nets.len())?;
+        for (n, done) in &self.nets {
+            writeln!(f, "  [{}] {:<22} {}", mark(*done), n.name, n.variant.label())?;
+        }
+        writeln!(f, "measurement jobs ({}/pairs): {} of {} done", self.results.display(), self.jobs.iter().filter(|j| j.1).count(), self.jobs.len())?;
+        for (j, done) in &self.jobs {
+            writeln!(f, "  [{}] {}", mark(*done), j.file_name())?;
+        }
+        Ok(())
+    }
+}
+
 /// Train (or resume) one net of the study into `runs/NAME`.
 pub fn train_net(
     net: &NetSpec,

@@ -1,0 +1,492 @@
+//! The result of every `relusym` command as one typed value.
+//!
+//! Each command builds one of these values; the binary prints it (as JSON with `--json`, else
+//! as text through its `Display`), writes its [`Table`] with `--out`, and the book's report
+//! reads the JSON back into the same type ([`read_result`]). A field renamed here is renamed
+//! everywhere, and a result file that does not parse is an error naming the file — never a
+//! silent blank in the book.
+//!
+//! | command | value |
+//! |---|---|
+//! | `train` | [`crate::train::TrainSummary`] |
+//! | `eval` | [`EvalReport`] |
+//! | `bench` | [`BenchReport`] |
+//! | `align` | [`AlignReport`] |
+//! | `merge` | [`MergeReport`] |
+//! | `theory` | [`crate::theory::TheoryReport`] |
+//! | `mlp-conjecture` | [`crate::experiments::mlp_conjecture::MlpConjectureReport`] |
+//! | `study …` | [`crate::experiments::study::PairResult`], [`crate::experiments::study::report::StudyReport`] |
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::bench::BenchRow;
+use crate::experiments::merge::{Alignment, MergeOutcome, MergePoint, Method, Timings};
+use crate::merge::RepairMode;
+use crate::metrics::{Barriers, LayerEquivariance};
+use crate::tables::{Table, Values};
+use crate::train::EvalMetrics;
+
+/// A result file that exists but cannot be read as the result it should hold.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultFileError {
+    /// Reading failed.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// The file is not the expected JSON value.
+    #[error("{path}: not a valid {what} result: {source}")]
+    Parse { path: PathBuf, what: &'static str, source: serde_json::Error },
+}
+
+/// Read a result file written by a `relusym` command: `Ok(None)` if it does not exist, an error
+/// naming the file if it exists but does not parse as `T`.
+pub fn read_result<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, ResultFileError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(ResultFileError::Io { path: path.to_path_buf(), source }),
+    };
+    let what = std::any::type_name::<T>().rsplit("::").next().unwrap_or("result");
+    serde_json::from_str(&text).map(Some).map_err(|source| ResultFileError::Parse { path: path.to_path_buf(), what, source })
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".into(), |x| format!("{:.2}", 100.0 * x))
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or("-".into(), |x| format!("{x:.3}"))
+}
+
+/// `relusym eval`: a checkpoint evaluated on a test set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Checkpoint directory.
+    pub checkpoint: PathBuf,
+    /// Dataset name.
+    pub dataset: String,
+    /// Device description.
+    pub device: String,
+    /// The metrics.
+    pub metrics: EvalMetrics,
+    /// Seconds spent evaluating.
+    pub wall_s: f64,
+}
+
+impl fmt::Display for EvalReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = &self.metrics;
+        writeln!(f, "checkpoint   {}", self.checkpoint.display())?;
+        writeln!(f, "dataset      {} ({} test images)", self.dataset, m.images)?;
+        writeln!(f, "device       {}", self.device)?;
+        writeln!(f, "accuracy     {:.4}", m.accuracy)?;
+        writeln!(f, "loss         {:.4}", m.loss)?;
+        writeln!(f, "flip agree   {:.4}", m.flip_agreement)?;
+        write!(f, "rel. change  {:.4}", m.relative_logit_change)
+    }
+}
+
+/// `relusym bench`: throughput per width on one device.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchReport {
+    /// Device description.
+    pub device: String,
+    /// One row per width.
+    pub rows: Vec<BenchRow>,
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "device {}", self.device)?;
+        for r in &self.rows {
+            writeln!(f, "width {:<6} train {:>8.1} img/s   inference {:>8.1} img/s   ({} params)", r.width, r.train_images_per_s, r.infer_images_per_s, r.params)?;
+        }
+        Ok(())
+    }
+}
+
+/// One hidden space of an alignment.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AlignLayer {
+    /// Space name (`conv0`, …).
+    pub space: String,
+    /// Channels.
+    pub channels: usize,
+    /// The permutation applied to the partner.
+    pub perm: Vec<usize>,
+    /// Fixed points (over every channel).
+    pub fixed_points: usize,
+    /// 2-cycles.
+    pub two_cycles: usize,
+    /// Cycles longer than 2.
+    pub longer_cycles: usize,
+    /// Channels in cycles longer than 2.
+    pub in_longer_cycles: usize,
+    /// Whether the permutation is an involution.
+    pub involution: bool,
+    /// Channels moved.
+    pub moved: usize,
+    /// Mean correlation of matched live channels (activation matching).
+    #[serde(default)]
+    pub matched_corr: Option<f64>,
+    /// Plain equivariance error (flip partner only).
+    #[serde(default)]
+    pub equivariance_error: Option<f64>,
+    /// Plain error with P = I.
+    #[serde(default)]
+    pub unaligned_error: Option<f64>,
+    /// Error over live channels and off-centre kernel columns.
+    #[serde(default)]
+    pub off_centre_error: Option<f64>,
+    /// The off-centre error with P = I.
+    #[serde(default)]
+    pub unaligned_off_centre_error: Option<f64>,
+    /// Dead channels.
+    #[serde(default)]
+    pub dead: Option<usize>,
+    /// Share of live channels moved.
+    #[serde(default)]
+    pub moved_share: Option<f64>,
+}
+
+/// `relusym align`: the permutations aligning a partner to a network, their cycle structure and
+/// (for the flip partner) the layerwise equivariance errors.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AlignReport {
+    /// The reference network's checkpoint.
+    pub a: PathBuf,
+    /// The partner: `flip` or the twin's checkpoint.
+    pub partner: String,
+    /// Matching method.
+    pub method: Method,
+    /// Device description.
+    pub device: String,
+    /// Statistics images streamed.
+    pub images: usize,
+    /// Whether the stream was augmented.
+    pub augmented: bool,
+    /// Seconds spent aligning.
+    pub seconds: f64,
+    /// Weight-matching objective after each sweep (weight methods).
+    #[serde(default)]
+    pub objective_per_sweep: Option<Vec<f64>>,
+    /// One entry per hidden space.
+    pub layers: Vec<AlignLayer>,
+    /// The classifier's plain equivariance error (flip partner only).
+    #[serde(default)]
+    pub head_equivariance_error: Option<f64>,
+}
+
+impl AlignReport {
+    /// Assemble the report of `alignment`; `equivariance` (flip partner) has one entry per hidden
+    /// space and then the classifier's.
+    pub fn new(a: PathBuf, partner: String, device: String, spaces: &[String], alignment: &Alignment, equivariance: Option<&[LayerEquivariance]>) -> Self {
+        let layers = alignment
+            .perms
+            .iter()
+            .enumerate()
+            .map(|(i, perm)| {
+                let c = perm.cycle_counts();
+                let e = equivariance.and_then(|e| e.get(i));
+                AlignLayer {
+                    space: spaces.get(i).cloned().unwrap_or_else(|| format!("space{i}")),
+                    channels: perm.len(),
+                    perm: perm.as_slice().to_vec(),
+                    fixed_points: c.fixed,
+                    two_cycles: c.two_cycles,
+                    longer_cycles: c.longer,
+                    in_longer_cycles: c.in_longer,
+                    involution: perm.is_involution(),
+                    moved: perm.moved(),
+                    matched_corr: alignment.matched_corr.as_ref().and_then(|m| m.get(i).copied()),
+                    equivariance_error: e.map(|e| e.relative_error),
+                    unaligned_error: e.map(|e| e.unaligned_error),
+                    off_centre_error: e.map(|e| e.off_centre_error),
+                    unaligned_off_centre_error: e.map(|e| e.unaligned_off_centre_error),
+                    dead: e.and_then(|e| e.dead),
+                    moved_share: e.and_then(|e| e.moved_share),
+                }
+            })
+            .collect();
+        let head = equivariance.filter(|e| e.len() > alignment.perms.len()).and_then(|e| e.last()).map(|l| l.relative_error);
+        AlignReport {
+            a,
+            partner,
+            method: alignment.method,
+            device,
+            images: alignment.images,
+            augmented: alignment.augmented,
+            seconds: alignment.seconds,
+            objective_per_sweep: alignment.objective_per_sweep.clone(),
+            layers,
+            head_equivariance_error: head,
+        }
+    }
+
+    /// The per-layer table (`align.csv` / `align.parquet`).
+    pub fn table(&self) -> Table {
+        let l = &self.layers;
+        let opt = |f: fn(&AlignLayer) -> Option<f64>| Values::F64(l.iter().map(|x| f(x).unwrap_or(f64::NAN)).collect());
+        let mut t = Table::new()
+            .col("space", "", Values::Str(l.iter().map(|x| x.space.clone()).collect()))
+            .col("channels", "", Values::I64(l.iter().map(|x| x.channels as i64).collect()))
+            .col("fixed_points", "channels", Values::I64(l.iter().map(|x| x.fixed_points as i64).collect()))
+            .col("two_cycles", "pairs", Values::I64(l.iter().map(|x| x.two_cycles as i64).collect()))
+            .col("longer_cycles", "cycles", Values::I64(l.iter().map(|x| x.longer_cycles as i64).collect()))
+            .col("involution", "", Values::Bool(l.iter().map(|x| x.involution).collect()));
+        if l.iter().any(|x| x.matched_corr.is_some()) {
+            t = t.col("matched_corr", "Pearson r", opt(|x| x.matched_corr));
+        }
+        if l.iter().any(|x| x.equivariance_error.is_some()) {
+            t = t
+                .col("equivariance_error", "relative Frobenius", opt(|x| x.equivariance_error))
+                .col("unaligned_error", "relative Frobenius", opt(|x| x.unaligned_error))
+                .col("off_centre_error", "relative Frobenius", opt(|x| x.off_centre_error))
+                .col("unaligned_off_centre_error", "relative Frobenius", opt(|x| x.unaligned_off_centre_error));
+        }
+        t
+    }
+}
+
+impl fmt::Display for AlignReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "aligned {} to {} by {} matching in {:.1} s ({})", self.partner, self.a.display(), self.method.name(), self.seconds, self.device)?;
+        writeln!(f, "{:<8} {:>8} {:>6} {:>7} {:>7} {:>6} {:>9} {:>9} {:>9}", "space", "channels", "fixed", "2-cyc", "longer", "invol", "corr", "equiv.err", "off-ctr")?;
+        for l in &self.layers {
+            writeln!(
+                f,
+                "{:<8} {:>8} {:>6} {:>7} {:>7} {:>6} {:>9} {:>9} {:>9}",
+                l.space, l.channels, l.fixed_points, l.two_cycles, l.longer_cycles, l.involution,
+                num(l.matched_corr), num(l.equivariance_error), num(l.off_centre_error)
+            )?;
+        }
+        if let Some(h) = self.head_equivariance_error {
+            writeln!(f, "classifier equivariance error {h:.3}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a merge report keeps of its alignment.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AlignmentSummary {
+    /// Per hidden space: whether the permutation is an involution.
+    pub perms_involutions: Vec<bool>,
+    /// Per hidden space: mean matched correlation (activation matching).
+    #[serde(default)]
+    pub matched_corr: Option<Vec<f64>>,
+    /// Weight-matching objective after each sweep.
+    #[serde(default)]
+    pub objective_per_sweep: Option<Vec<f64>>,
+}
+
+/// Which barrier a merge measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MergeKind {
+    /// The network against its aligned flipped self.
+    Gcnn,
+    /// The network against an independently trained twin.
+    Ordinary,
+}
+
+/// `relusym merge`: the interpolation curve of a network and its aligned partner, and barriers.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MergeReport {
+    /// The reference network's checkpoint.
+    pub a: PathBuf,
+    /// The partner: `flip` or the twin's checkpoint.
+    pub partner: String,
+    /// Which barrier.
+    pub barrier: MergeKind,
+    /// Matching method.
+    pub method: Method,
+    /// Repair of the merged nets.
+    pub repair: RepairMode,
+    /// Device description.
+    pub device: String,
+    /// Full metrics (flip invariance included) of the two endpoints.
+    pub endpoints: [Option<EvalMetrics>; 2],
+    /// The curve.
+    pub curve: Vec<MergePoint>,
+    /// Its barriers.
+    pub barriers: Barriers,
+    /// Accuracy at α = ½ without alignment and repair.
+    #[serde(default)]
+    pub unaligned_midpoint_accuracy: Option<f64>,
+    /// Per layer: merged/endpoint pre-activation variance at α = ½ before repair.
+    #[serde(default)]
+    pub variance_ratio_before: Vec<f64>,
+    /// The same after repair.
+    #[serde(default)]
+    pub variance_ratio_after: Vec<f64>,
+    /// The alignment, summarised.
+    pub alignment: AlignmentSummary,
+    /// Wall-clock breakdown.
+    pub seconds: Timings,
+}
+
+impl MergeReport {
+    /// The report of one merge outcome.
+    pub fn new(a: PathBuf, partner: String, barrier: MergeKind, device: String, outcome: &MergeOutcome) -> Self {
+        MergeReport {
+            a,
+            partner,
+            barrier,
+            method: outcome.config.method,
+            repair: outcome.config.repair,
+            device,
+            endpoints: [outcome.curve.first().and_then(|c| c.full.clone()), outcome.curve.last().and_then(|c| c.full.clone())],
+            curve: outcome.curve.clone(),
+            barriers: outcome.barriers.clone(),
+            unaligned_midpoint_accuracy: outcome.unaligned_midpoint_accuracy,
+            variance_ratio_before: outcome.variance_ratio_before.clone(),
+            variance_ratio_after: outcome.variance_ratio_after.clone(),
+            alignment: AlignmentSummary {
+                perms_involutions: outcome.alignment.perms.iter().map(|q| q.is_involution()).collect(),
+                matched_corr: outcome.alignment.matched_corr.clone(),
+                objective_per_sweep: outcome.alignment.objective_per_sweep.clone(),
+            },
+            seconds: outcome.seconds.clone(),
+        }
+    }
+
+    /// The curve point at `alpha`, if on the grid.
+    pub fn at(&self, alpha: f64) -> Option<&MergePoint> {
+        self.curve.iter().find(|c| (c.alpha - alpha).abs() < 1e-9)
+    }
+
+    /// The curve as a table (`merge.csv` / `merge.parquet`).
+    pub fn table(&self) -> Table {
+        let n = self.curve.len();
+        let kind = match self.barrier {
+            MergeKind::Gcnn => "gcnn",
+            MergeKind::Ordinary => "ordinary",
+        };
+        Table::new()
+            .col("barrier", "", Values::Str(vec![kind.into(); n]))
+            .col("method", "", Values::Str(vec![self.method.name().into(); n]))
+            .col("repair", "", Values::Str(vec![self.repair.name().into(); n]))
+            .col("alpha", "", Values::F64(self.curve.iter().map(|c| c.alpha).collect()))
+            .col("test_accuracy", "fraction", Values::F64(self.curve.iter().map(|c| c.accuracy).collect()))
+            .col("test_loss", "nats", Values::F64(self.curve.iter().map(|c| c.loss).collect()))
+    }
+}
+
+impl fmt::Display for MergeReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.barrier {
+            MergeKind::Gcnn => "GCNN",
+            MergeKind::Ordinary => "ordinary",
+        };
+        writeln!(f, "{kind} barrier: {} vs {} ({} matching, repair {}, {})", self.a.display(), self.partner, self.method.name(), self.repair.name(), self.device)?;
+        writeln!(f, "{:>6} {:>9} {:>9}", "alpha", "accuracy", "loss")?;
+        for c in &self.curve {
+            writeln!(f, "{:>6.3} {:>9.4} {:>9.4}", c.alpha, c.accuracy, c.loss)?;
+        }
+        let b = &self.barriers;
+        writeln!(
+            f,
+            "midpoint barrier: accuracy {} points, loss {}; sup barrier: loss {:.4}, accuracy {:.2} points",
+            pct(b.midpoint_accuracy), num(b.midpoint_loss), b.loss_barrier, 100.0 * b.accuracy_barrier
+        )?;
+        if let Some(u) = self.unaligned_midpoint_accuracy {
+            writeln!(f, "unaligned, unrepaired midpoint accuracy {:.2} %", 100.0 * u)?;
+        }
+        if !self.variance_ratio_before.is_empty() {
+            let j = |v: &[f64]| v.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" ");
+            writeln!(f, "variance ratio merged/endpoints at α=½, per layer: before {} | after {}", j(&self.variance_ratio_before), j(&self.variance_ratio_after))?;
+        }
+        let s = &self.seconds;
+        write!(f, "time: align {:.1} s, stats {:.1} s, merge+repair {:.1} s, evaluate {:.1} s, total {:.1} s", s.align, s.stats, s.merge_repair, s.evaluate, s.total)
+    }
+}
+
+/// The PyTorch port's timing of the same merge (`results/cpu/timing-torch.json`, written by the
+/// Python script in `scripts/`): per result `[accuracy, loss, flip agreement]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TorchTiming {
+    /// PyTorch version.
+    pub torch: String,
+    /// Threads PyTorch used.
+    pub threads: usize,
+    /// `alpha0`, `alpha0.5_repaired`, `alpha1`, `unaligned_midpoint` → `[accuracy, loss, flip agreement]`.
+    pub results: std::collections::BTreeMap<String, Vec<f64>>,
+    /// Seconds per step (`align`, `merge_repair`, `evaluate`, `total`).
+    pub seconds: std::collections::BTreeMap<String, f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("relusym-results-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_missing_result_file_is_none_and_a_malformed_one_is_an_error_naming_it() {
+        let dir = temp("read");
+        assert!(read_result::<BenchReport>(&dir.join("absent.json")).unwrap().is_none());
+        let bad = dir.join("bench.json");
+        std::fs::write(&bad, r#"{"device": "flex", "rows": [{"width": "wide"}]}"#).unwrap();
+        let err = read_result::<BenchReport>(&bad).unwrap_err().to_string();
+        assert!(err.contains("bench.json") && err.contains("BenchReport"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn merge_reports_written_before_points_carried_their_own_accuracy_still_read() {
+        // The layout of `results/cpu/merge-*.json`: curve points hold their metrics under `metrics`.
+        let m = serde_json::json!({"images": 10, "accuracy": 0.8, "loss": 0.6, "flip_agreement": 0.9,
+            "relative_logit_change": 0.2, "flipped_accuracy": 0.79, "flipped_loss": 0.61});
+        let legacy = serde_json::json!({
+            "command": "merge", "a": "runs/cpu/flip-s0", "partner": "flip", "barrier": "gcnn", "method": "activation",
+            "repair": "none", "device": "flex", "endpoints": [m, m],
+            "curve": [{"alpha": 0.0, "metrics": m}, {"alpha": 1.0, "metrics": m}],
+            "barriers": {"midpoint_accuracy": null, "midpoint_loss": null, "loss_barrier": 0.0, "accuracy_barrier": 0.0},
+            "alignment": {"perms_involutions": [true], "matched_corr": [0.5], "objective_per_sweep": null},
+            "seconds": {"align": 1.0, "stats": 1.0, "merge_repair": 1.0, "evaluate": 1.0, "total": 4.0}
+        });
+        let r: MergeReport = serde_json::from_value(legacy).unwrap();
+        assert_eq!(r.curve.len(), 2);
+        assert_eq!(r.curve[0].accuracy, 0.8);
+        assert_eq!(r.curve[1].full.as_ref().map(|f| f.flip_agreement), Some(0.9));
+        // and a current report survives its own round trip
+        let back: MergeReport = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back.curve[0].loss, 0.6);
+        assert_eq!(back.barrier, MergeKind::Gcnn);
+    }
+
+    #[test]
+    fn committed_result_files_parse_as_their_types() {
+        // Every align/merge/bench file the book reads must parse; a renamed field fails here.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/cpu");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = entry.path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.ends_with(".json") {
+                continue;
+            }
+            if name.starts_with("merge-") || name == "timing-rust.json" {
+                read_result::<MergeReport>(&p).unwrap().unwrap();
+            } else if name.starts_with("align-") {
+                read_result::<AlignReport>(&p).unwrap().unwrap();
+            } else if name.starts_with("bench-") {
+                read_result::<BenchReport>(&p).unwrap().unwrap();
+            } else if name == "timing-torch.json" {
+                read_result::<TorchTiming>(&p).unwrap().unwrap();
+            } else {
+                continue;
+            }
+            checked += 1;
+        }
+        assert!(checked >= 10, "only {checked} committed result files found in {}", dir.display());
+    }
+}
