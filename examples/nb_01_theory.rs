@@ -1,6 +1,7 @@
 //! Generated from notebooks/01-theory.ipynb by tests/notebooks.rs — edit the notebook, not this file.
 
 #[allow(unused)]
+#[rustfmt::skip]
 fn main() {
 
     use relu_symmetries::theory::*;

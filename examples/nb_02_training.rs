@@ -1,6 +1,7 @@
 //! Generated from notebooks/02-training.ipynb by tests/notebooks.rs — edit the notebook, not this file.
 
 #[allow(unused)]
+#[rustfmt::skip]
 fn main() {
 
     use relu_symmetries::{data::SyntheticSpec, device::DeviceChoice, train::*};

@@ -1,6 +1,7 @@
 //! Generated from notebooks/06-speed.ipynb by tests/notebooks.rs — edit the notebook, not this file.
 
 #[allow(unused)]
+#[rustfmt::skip]
 fn main() {
 
     let dev = relu_symmetries::device::DeviceChoice::Cpu.resolve();

@@ -19,14 +19,7 @@ pub struct Loader<'a> {
 impl<'a> Loader<'a> {
     /// In-order, un-augmented batches with the dataset's normalisation.
     pub fn ordered(ds: &'a Dataset, batch_size: usize) -> Self {
-        Self {
-            ds,
-            norm: Normalize::for_dataset(&ds.name, ds.channels),
-            batch_size: batch_size.max(1),
-            augment: None,
-            seed: 0,
-            limit: ds.len,
-        }
+        Self { ds, norm: Normalize::for_dataset(&ds.name, ds.channels), batch_size: batch_size.max(1), augment: None, seed: 0, limit: ds.len }
     }
 
     /// Shuffled (seeded) batches with augmentation `aug`.
@@ -77,10 +70,7 @@ impl<'a> Loader<'a> {
             let mut rng = plan.batch_rng(b);
             fill_batch(self.ds, &idx, self.augment.as_ref(), &self.norm, &mut rng, &mut xs);
             fill_labels(self.ds, &idx, &mut ys);
-            (
-                Tensor::from_data(TensorData::new(xs, [idx.len(), c, h, w]), &device),
-                Tensor::from_data(TensorData::new(ys, [idx.len()]), &device),
-            )
+            (Tensor::from_data(TensorData::new(xs, [idx.len(), c, h, w]), &device), Tensor::from_data(TensorData::new(ys, [idx.len()]), &device))
         })
     }
 }

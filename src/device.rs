@@ -43,11 +43,7 @@ impl DeviceChoice {
     /// Resolve the choice to a device. `auto` picks wgpu only for a hardware adapter (a CPU
     /// software rasteriser such as lavapipe is far slower than flex for training).
     pub fn resolve(self) -> ChosenDevice {
-        let flex = || ChosenDevice {
-            device: Device::flex(),
-            backend: "flex",
-            description: format!("flex (CPU, {} threads)", rayon_threads()),
-        };
+        let flex = || ChosenDevice { device: Device::flex(), backend: "flex", description: format!("flex (CPU, {} threads)", rayon_threads()) };
         let gpu = |adapter: Option<(String, String, String)>| ChosenDevice {
             device: Device::wgpu(DeviceKind::DefaultDevice),
             backend: "wgpu",
@@ -71,8 +67,5 @@ impl DeviceChoice {
 }
 
 fn rayon_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+    std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
 }

@@ -9,20 +9,21 @@
 //! * [`train`]: the training loop (REPAIR's recipe), invariance loss, checkpoints.
 //! * [`device`]: choosing between burn's flex (CPU) and wgpu (GPU) backends.
 
+pub mod activations;
+pub mod align;
+pub mod batches;
+pub mod bench;
+pub mod data;
 pub mod device;
 pub mod experiments;
 pub mod group;
 pub mod merge;
 pub mod metrics;
 pub mod nets;
-pub mod tables;
-pub mod testing;
-pub mod theory;
-pub mod align;
-pub mod batches;
-pub mod bench;
-pub mod data;
 pub mod plots;
 pub mod provenance;
 pub mod stats;
+pub mod tables;
+pub mod testing;
+pub mod theory;
 pub mod train;

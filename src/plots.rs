@@ -41,19 +41,19 @@ fn bounds(series: &[Series]) -> ((f64, f64), (f64, f64)) {
     ((x0, x1.max(x0 + 1e-9)), (y0 - pad, y1 + pad + (y1 - y0) * 0.4))
 }
 
-const COLORS: [RGBColor; 6] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(255, 127, 14),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-];
+const COLORS: [RGBColor; 6] =
+    [RGBColor(31, 119, 180), RGBColor(214, 39, 40), RGBColor(44, 160, 44), RGBColor(255, 127, 14), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
 
 const TITLE_FONT: u32 = 22;
 const LABEL_FONT: u32 = 16;
 
-fn draw_lines<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Result<(), String>
+fn draw_lines<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
@@ -138,7 +138,14 @@ pub fn placeholder(path: &Path, title: &str, note: &str) -> Result<(), PlotError
 /// One series of a grouped bar chart: a name and, per category, (value, error-bar half-width).
 pub type BarSeries = (String, Vec<(f64, f64)>);
 
-fn draw_bars<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, title: &str, x_label: &str, y_label: &str, categories: &[String], series: &[BarSeries]) -> Result<(), String>
+fn draw_bars<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    categories: &[String],
+    series: &[BarSeries],
+) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
@@ -182,9 +189,13 @@ where
         let c = COLORS[si % COLORS.len()];
         let x0 = |ci: usize| ci as f64 + 0.1 + si as f64 * width;
         chart
-            .draw_series(values.iter().enumerate().filter(|(_, v)| v.0.is_finite()).map(|(ci, &(v, _))| {
-                Rectangle::new([(x0(ci), 0.0), (x0(ci) + width * 0.9, v)], c.filled())
-            }))
+            .draw_series(
+                values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.0.is_finite())
+                    .map(|(ci, &(v, _))| Rectangle::new([(x0(ci), 0.0), (x0(ci) + width * 0.9, v)], c.filled())),
+            )
             .map_err(|e| e.to_string())?
             .label(name.as_str())
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled()));
@@ -239,8 +250,7 @@ where
                 let colour = RGBColor((rgb[0] * 255.0) as u8, (rgb[1] * 255.0) as u8, (rgb[2] * 255.0) as u8);
                 let x = (ox + pxi as f64 * px) as i32;
                 let y = (oy + py as f64 * px) as i32;
-                area.draw(&Rectangle::new([(x, y), (x + px.ceil() as i32, y + px.ceil() as i32)], colour.filled()))
-                    .map_err(|e| e.to_string())?;
+                area.draw(&Rectangle::new([(x, y), (x + px.ceil() as i32, y + px.ceil() as i32)], colour.filled())).map_err(|e| e.to_string())?;
             }
         }
     }

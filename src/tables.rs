@@ -99,8 +99,7 @@ impl Table {
         write_with(&csv, |f| CsvWriter::new(f).include_header(true).finish(&mut df))?;
         let units: serde_json::Map<String, serde_json::Value> =
             self.columns.iter().map(|(n, _, u)| (n.clone(), serde_json::Value::String(u.clone()))).collect();
-        let text = serde_json::to_string_pretty(&serde_json::json!({ "units": units, "provenance": provenance }))
-            .expect("plain data serialises");
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "units": units, "provenance": provenance })).expect("plain data serialises");
         write_atomic(&meta, text.as_bytes()).map_err(|source| TableError::Io { path: meta.clone(), source })?;
         Ok(vec![pq, csv, meta])
     }
@@ -130,10 +129,11 @@ mod tests {
     #[test]
     fn tables_round_trip_through_csv_and_parquet() {
         let dir = std::env::temp_dir().join(format!("relusym-table-{}", std::process::id()));
-        let t = Table::new()
-            .col("alpha", "", Values::F64(vec![0.0, 0.5, 1.0]))
-            .col("accuracy", "fraction", Values::F64(vec![0.9, 0.5, 0.8]))
-            .col("method", "", Values::Str(vec!["activation".into(); 3]));
+        let t = Table::new().col("alpha", "", Values::F64(vec![0.0, 0.5, 1.0])).col("accuracy", "fraction", Values::F64(vec![0.9, 0.5, 0.8])).col(
+            "method",
+            "",
+            Values::Str(vec!["activation".into(); 3]),
+        );
         let files = t.write(&dir, "curve", &serde_json::json!({"seed": 1})).unwrap();
         assert_eq!(files.len(), 3);
         let csv = std::fs::read_to_string(dir.join("curve.csv")).unwrap();

@@ -9,9 +9,7 @@ pub fn random_images(device: &Device, n: usize, c: usize, size: usize, seed: u64
     let mut rng = StdRng::seed_from_u64(seed);
     let len = n * c * size * size;
     // sum of uniforms: cheap, zero mean, unit-ish variance
-    let v: Vec<f32> = (0..len)
-        .map(|_| (0..4).map(|_| rng.random_range(-1.0f32..1.0)).sum::<f32>() * 0.866)
-        .collect();
+    let v: Vec<f32> = (0..len).map(|_| (0..4).map(|_| rng.random_range(-1.0f32..1.0)).sum::<f32>() * 0.866).collect();
     Tensor::from_data(TensorData::new(v, [n, c, size, size]), device)
 }
 

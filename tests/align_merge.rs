@@ -9,8 +9,8 @@ use indicatif::ProgressBar;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use relu_symmetries::align::{
-    PermSpec, WeightMatchingOptions, activation_matching, activation_stats, apply_perms, identity_for, invert_perms,
-    perms_from_stats, random_perms, weight_matching,
+    PermSpec, WeightMatchingOptions, activation_matching, activation_stats, apply_perms, identity_for, invert_perms, perms_from_stats, random_perms,
+    weight_matching,
 };
 use relu_symmetries::batches::Loader;
 use relu_symmetries::experiments::merge::{MergeConfig, Method, Partner, merge_experiment};
@@ -335,7 +335,14 @@ fn warm_started_weight_matching_never_ends_below_its_start() {
     let spec = PermSpec::from_structure(&a.structure()).unwrap();
     let opts = WeightMatchingOptions::default();
     let warm = relu_symmetries::align::weight_matching_from(&a.to_params(), &b.to_params(), &spec, &opts, act.perms.clone()).unwrap();
-    let at_start = relu_symmetries::align::weight_matching_from(&a.to_params(), &b.to_params(), &spec, &WeightMatchingOptions { max_sweeps: 0, ..opts }, act.perms.clone()).unwrap();
+    let at_start = relu_symmetries::align::weight_matching_from(
+        &a.to_params(),
+        &b.to_params(),
+        &spec,
+        &WeightMatchingOptions { max_sweeps: 0, ..opts },
+        act.perms.clone(),
+    )
+    .unwrap();
     assert_eq!(warm.initial_objective, at_start.initial_objective);
     assert!(warm.objective() >= warm.initial_objective - 1e-9 * warm.initial_objective.abs());
     assert!(at_start.perms == act.perms && at_start.sweeps == 0);

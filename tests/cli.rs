@@ -24,8 +24,22 @@ fn train_eval_align_merge_print_json_on_synthetic_data() {
     let mut trained = Vec::new();
     for (out, seed) in [(&a, "0"), (&b, "1")] {
         let t = relusym(&[
-            "train", "--dataset", "synthetic", "--scale", "smoke", "--model", "vgg11-bn", "--device", "cpu",
-            "--seed", seed, "--cache", cache, "--out", out.to_str().unwrap(), "--json",
+            "train",
+            "--dataset",
+            "synthetic",
+            "--scale",
+            "smoke",
+            "--model",
+            "vgg11-bn",
+            "--device",
+            "cpu",
+            "--seed",
+            seed,
+            "--cache",
+            cache,
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
         ]);
         let summary: TrainSummary = serde_json::from_value(t).expect("train prints a TrainSummary");
         assert_eq!(summary.epochs, 2, "the smoke preset trains 2 epochs");
@@ -38,8 +52,19 @@ fn train_eval_align_merge_print_json_on_synthetic_data() {
     let e: EvalReport = serde_json::from_value(e).expect("eval prints an EvalReport");
     assert_eq!(e.metrics, trained[0].test);
     let al = relusym(&[
-        "align", "--a", a.to_str().unwrap(), "--flip", "--method", "weight", "--device", "cpu", "--cache", cache,
-        "--out", dir.join("align").to_str().unwrap(), "--json",
+        "align",
+        "--a",
+        a.to_str().unwrap(),
+        "--flip",
+        "--method",
+        "weight",
+        "--device",
+        "cpu",
+        "--cache",
+        cache,
+        "--out",
+        dir.join("align").to_str().unwrap(),
+        "--json",
     ]);
     let al: AlignReport = serde_json::from_value(al).expect("align prints an AlignReport");
     assert_eq!(al.layers.len(), 8);
@@ -52,9 +77,28 @@ fn train_eval_align_merge_print_json_on_synthetic_data() {
     assert!(dir.join("align/align.parquet").exists() && dir.join("align/align.csv").exists());
     assert!(dir.join("align/aligned/model.bpk").exists());
     let m = relusym(&[
-        "merge", "--a", a.to_str().unwrap(), "--b", b.to_str().unwrap(), "--method", "activation", "--repair", "bn-reset",
-        "--alphas", "0,0.5,1", "--stats-images", "300", "--test-subset", "200", "--device", "cpu", "--cache", cache,
-        "--out", dir.join("merge").to_str().unwrap(), "--json",
+        "merge",
+        "--a",
+        a.to_str().unwrap(),
+        "--b",
+        b.to_str().unwrap(),
+        "--method",
+        "activation",
+        "--repair",
+        "bn-reset",
+        "--alphas",
+        "0,0.5,1",
+        "--stats-images",
+        "300",
+        "--test-subset",
+        "200",
+        "--device",
+        "cpu",
+        "--cache",
+        cache,
+        "--out",
+        dir.join("merge").to_str().unwrap(),
+        "--json",
     ]);
     let m: MergeReport = serde_json::from_value(m).expect("merge prints a MergeReport");
     assert_eq!(m.curve.iter().map(|c| c.alpha).collect::<Vec<_>>(), vec![0.0, 0.5, 1.0]);
@@ -63,21 +107,29 @@ fn train_eval_align_merge_print_json_on_synthetic_data() {
     // the endpoints are the trained nets themselves (evaluated on the 200-image subset)
     assert_eq!(m.endpoints[0].as_ref().map(|x| x.images), Some(200));
     assert!(dir.join("merge/merge.csv").exists());
+    // export: a safetensors file that loads back into the same weights
+    let file = dir.join("a.safetensors");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_relusym")).args(["export", "--checkpoint", a.to_str().unwrap(), "--out", file.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ckpt = relu_symmetries::train::Checkpoint::open(&a).unwrap();
+    let device = burn::tensor::Device::flex();
+    let mut fresh = ckpt.empty_model(&device).unwrap();
+    assert_ne!(fresh.to_params(), ckpt.load_model(&device).unwrap().to_params());
+    {
+        use burn::store::{ModuleSnapshot, SafetensorsStore};
+        fresh.load_from(&mut SafetensorsStore::from_file(&file)).expect("the export loads back");
+    }
+    assert_eq!(fresh.to_params(), ckpt.load_model(&device).unwrap().to_params(), "exported weights differ");
 }
 
 #[test]
 fn bad_input_gives_a_clear_error_naming_the_problem() {
-    let out = Command::new(env!("CARGO_BIN_EXE_relusym"))
-        .args(["eval", "--checkpoint", "/nonexistent/run", "--device", "cpu"])
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_relusym")).args(["eval", "--checkpoint", "/nonexistent/run", "--device", "cpu"]).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/run"), "{err}");
-    let out = Command::new(env!("CARGO_BIN_EXE_relusym"))
-        .args(["train", "--dataset", "imagenet", "--out", "/tmp/x"])
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_relusym")).args(["train", "--dataset", "imagenet", "--out", "/tmp/x"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("imagenet"));
 }

@@ -1,7 +1,10 @@
 //! The wgpu backend: a few training steps and a forward pass compared with flex.
 //!
-//! Runs on any wgpu adapter, including Mesa's software Vulkan driver (lavapipe) that CI installs;
-//! skips with a message when no adapter exists.
+//! Runs on any wgpu adapter, including Mesa's software Vulkan driver (lavapipe) that CI installs.
+//! A plain `cargo test` lists it as *ignored* (stable Rust has no run-time skip, and a test that
+//! returns early on a machine without an adapter would report "passed" for a check it never
+//! made); run it with `cargo test --test gpu -- --ignored`, which fails if no adapter exists.
+//! `.ci/run` does so whenever lavapipe is installed.
 
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -12,12 +15,10 @@ use relu_symmetries::nets::VggConfig;
 use relu_symmetries::testing::random_images;
 
 #[test]
+#[ignore = "needs a wgpu adapter (lavapipe: mesa-vulkan-drivers); run with --ignored"]
 fn wgpu_trains_and_matches_flex_forward() {
     let adapters = wgpu_adapters();
-    if adapters.is_empty() {
-        eprintln!("skipping: no wgpu adapter (install mesa-vulkan-drivers for lavapipe)");
-        return;
-    }
+    assert!(!adapters.is_empty(), "no wgpu adapter: install mesa-vulkan-drivers (lavapipe) or run on a machine with a GPU");
     eprintln!("wgpu adapters: {adapters:?}");
     let gpu = Device::wgpu(DeviceKind::DefaultDevice);
     let cpu = Device::flex();

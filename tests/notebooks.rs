@@ -26,7 +26,7 @@ fn mirror_of(notebook: &Path) -> String {
         body.push('\n');
     }
     format!(
-        "//! Generated from notebooks/{} by tests/notebooks.rs — edit the notebook, not this file.\n\n#[allow(unused)]\nfn main() {{\n{}}}\n",
+        "//! Generated from notebooks/{} by tests/notebooks.rs — edit the notebook, not this file.\n\n#[allow(unused)]\n#[rustfmt::skip]\nfn main() {{\n{}}}\n",
         notebook.file_name().unwrap().to_string_lossy(),
         body.trim_end_matches('\n').to_string() + "\n"
     )
@@ -35,7 +35,8 @@ fn mirror_of(notebook: &Path) -> String {
 #[test]
 fn every_notebook_has_an_up_to_date_compiled_mirror() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut notebooks: Vec<_> = std::fs::read_dir(root.join("notebooks")).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "ipynb")).collect();
+    let mut notebooks: Vec<_> =
+        std::fs::read_dir(root.join("notebooks")).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "ipynb")).collect();
     notebooks.sort();
     assert!(notebooks.len() >= 6, "one notebook per chapter");
     for nb in notebooks {

@@ -82,7 +82,15 @@ fn the_study_trains_measures_and_reports_every_job_of_its_plan() {
     assert!(report.width.iter().any(|t| t.width == 0.0625) && report.width.iter().any(|t| t.width == 0.125));
     assert!(!report.warm.is_empty() && report.warm.iter().all(|w| w.from_activation >= w.activation - 1e-6 * w.activation.abs()));
     let files = write_report(&report, &runs, &results, &out).unwrap();
-    for want in ["headline-activation.md", "headline-activation.svg", "filters.png", "pilot.md", "premise.md", "structure-flip-s0-activation.md", "emergence-weight.svg"] {
+    for want in [
+        "headline-activation.md",
+        "headline-activation.svg",
+        "filters.png",
+        "pilot.md",
+        "premise.md",
+        "structure-flip-s0-activation.md",
+        "emergence-weight.svg",
+    ] {
         assert!(files.iter().any(|f| f.ends_with(want)), "{want} not written");
     }
     let md = std::fs::read_to_string(out.join("headline-activation.md")).unwrap();

@@ -30,7 +30,12 @@ fn resume_continues_to_the_same_weights_as_an_uninterrupted_run() {
     let (d_full, d_split) = (temp_dir("resume-full"), temp_dir("resume-split"));
     let cpu = relu_symmetries::device::DeviceChoice::Cpu.resolve();
     let opts = |out: &std::path::Path, resume, stop_after, keep_epochs| relu_symmetries::train::TrainOptions {
-        out: out.to_path_buf(), resume, progress: false, log_epochs: false, stop_after, keep_epochs,
+        out: out.to_path_buf(),
+        resume,
+        progress: false,
+        log_epochs: false,
+        stop_after,
+        keep_epochs,
     };
     relu_symmetries::train::train(&cfg, &splits, info(&splits), &cpu, &opts(&d_full, false, None, vec![1])).unwrap();
     let first = relu_symmetries::train::train(&cfg, &splits, info(&splits), &cpu, &opts(&d_split, false, Some(1), vec![])).unwrap();
@@ -87,7 +92,8 @@ fn resume_with_other_hyperparameters_is_refused() {
     let splits = tiny_splits(100, 50, 5);
     let dir = temp_dir("resume-mismatch");
     quick_train(&quick_config(ModelKind::Vgg11, 1, 0), &splits, &dir, false);
-    let opts = relu_symmetries::train::TrainOptions { out: dir.clone(), resume: true, progress: false, log_epochs: false, stop_after: None, keep_epochs: Vec::new() };
+    let opts =
+        relu_symmetries::train::TrainOptions { out: dir.clone(), resume: true, progress: false, log_epochs: false, stop_after: None, keep_epochs: Vec::new() };
     let other = quick_config(ModelKind::Vgg11, 1, 9);
     let err = relu_symmetries::train::train(&other, &splits, info(&splits), &relu_symmetries::device::DeviceChoice::Cpu.resolve(), &opts).unwrap_err();
     assert!(matches!(err, TrainError::Mismatch { .. }), "{err}");
@@ -114,7 +120,8 @@ fn a_diverging_run_stops_naming_epoch_and_step_and_keeps_the_last_finished_epoch
     let splits = tiny_splits(100, 50, 7);
     let dir = temp_dir("diverge");
     let cfg = TrainConfig { subset: Some(50), lr: 1e30, warmup_epochs: 1.0, ..quick_config(ModelKind::Vgg11, 3, 0) };
-    let opts = relu_symmetries::train::TrainOptions { out: dir.clone(), resume: false, progress: false, log_epochs: false, stop_after: None, keep_epochs: Vec::new() };
+    let opts =
+        relu_symmetries::train::TrainOptions { out: dir.clone(), resume: false, progress: false, log_epochs: false, stop_after: None, keep_epochs: Vec::new() };
     let err = relu_symmetries::train::train(&cfg, &splits, info(&splits), &relu_symmetries::device::DeviceChoice::Cpu.resolve(), &opts).unwrap_err();
     match &err {
         TrainError::Diverged { epoch, step, loss, last_good, .. } => {

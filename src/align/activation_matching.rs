@@ -28,12 +28,12 @@
 //! joint pass; this module makes the one pass, and the test
 //! `one_pass_equals_layer_by_layer_recomputation` checks the equivalence.
 
-use burn::module::Module;
 use burn::tensor::Device;
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use super::{Perm, PermSet, assign_max};
+use crate::activations::{Tap, pair_stats};
 use crate::batches::Loader;
 use crate::nets::Vgg;
 use crate::stats::{ChannelStats, PairStats};
@@ -69,29 +69,14 @@ pub struct LayerStats {
 
 /// Activation statistics of every hidden space of two networks over one pass of `loader`.
 pub fn activation_stats(a: &Vgg, b: &Vgg, loader: &Loader, device: &Device, progress: &ProgressBar) -> Vec<LayerStats> {
-    let (a, b) = (a.valid(), b.valid());
-    let device = device.clone().inner();
-    let n = a.convs.len();
-    let mut stats: Vec<LayerStats> = a
-        .conv_channels()
+    pair_stats(a, b, &[Tap::Post, Tap::Pre], loader, device, progress)
         .into_iter()
-        .zip(b.conv_channels())
-        .map(|(ca, cb)| LayerStats { post: PairStats::new(ca, cb), pre: PairStats::new(ca, cb) })
-        .collect();
-    for (x, _) in loader.iter(0, &device) {
-        let batch = x.dims()[0];
-        let mut maps_a = Vec::with_capacity(n);
-        a.forward_inspect(x.clone(), n - 1, |_, pre, post| maps_a.push((pre.clone(), post.clone())));
-        let mut i = 0;
-        b.forward_inspect(x, n - 1, |_, pre, post| {
-            let (pre_a, post_a) = maps_a[i].clone();
-            stats[i].post.update(post_a, post.clone());
-            stats[i].pre.update(pre_a, pre.clone());
-            i += 1;
-        });
-        progress.inc(batch as u64);
-    }
-    stats
+        .map(|mut taps| {
+            let pre = taps.pop().expect("two taps");
+            let post = taps.pop().expect("two taps");
+            LayerStats { post, pre }
+        })
+        .collect()
 }
 
 /// A channel counts as dead (constant) when its standard deviation over the stream is at most

@@ -4,9 +4,7 @@
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum AlignError {
     /// The structure lists an axis in a hidden space it does not have.
-    #[error(
-        "structure: parameter `{param}` puts axis {axis} in hidden space {space}, but there are only {n_spaces} spaces"
-    )]
+    #[error("structure: parameter `{param}` puts axis {axis} in hidden space {space}, but there are only {n_spaces} spaces")]
     UnknownSpace {
         /// Parameter name.
         param: String,

@@ -23,13 +23,7 @@ fn space(i: usize, size: usize, producer: &str) -> HiddenSpace {
 /// `conv0..convK`, conv `i` weight axes `[(0, i), (1, i − 1)]`, bias `[(0, i)]`, optional
 /// BatchNorm params `[(0, i)]`, `head.weight [(0, last)]`, `head.bias []`.
 /// Returns the structure and the shapes of all parameters.
-pub(crate) fn vgg_like(
-    channels: &[usize],
-    in_ch: usize,
-    k: usize,
-    classes: usize,
-    bn: bool,
-) -> (Structure, Shapes) {
+pub(crate) fn vgg_like(channels: &[usize], in_ch: usize, k: usize, classes: usize, bn: bool) -> (Structure, Shapes) {
     let mut spaces = Vec::new();
     let mut params = Vec::new();
     let mut shapes = Vec::new();

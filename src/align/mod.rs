@@ -17,9 +17,11 @@ mod lap;
 mod spec;
 mod weight_matching;
 
-pub use activation_matching::{ActivationMatching, DEAD_RELATIVE_STD, LayerStats, activation_matching, activation_stats, identity_for, live_channels, perms_from_stats};
+pub use crate::group::{CycleCounts, NotAPermutation, Perm};
+pub use activation_matching::{
+    ActivationMatching, DEAD_RELATIVE_STD, LayerStats, activation_matching, activation_stats, identity_for, live_channels, perms_from_stats,
+};
 pub use error::AlignError;
 pub use lap::{assign_max, assignment_score};
-pub use crate::group::{CycleCounts, NotAPermutation, Perm};
 pub use spec::*;
 pub use weight_matching::*;

@@ -43,7 +43,6 @@ use serde::{Deserialize, Serialize};
 use super::{AlignError, Perm};
 use crate::nets::{LayerKind, ParamMap, Structure};
 
-
 /// One permutation's reach: a hidden space and every `(parameter, axis)` it acts on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PermGroup {
@@ -101,8 +100,7 @@ impl PermSpec {
                 members: structure.members(s).into_iter().map(|(p, axis)| (p.name.clone(), axis)).collect(),
             })
             .collect();
-        let running_stats =
-            structure.params.iter().filter(|p| p.running_stat && !p.axes.is_empty()).map(|p| p.name.clone()).collect();
+        let running_stats = structure.params.iter().filter(|p| p.running_stat && !p.axes.is_empty()).map(|p| p.name.clone()).collect();
         Ok(PermSpec { groups, running_stats })
     }
 
@@ -144,26 +142,13 @@ impl PermSpec {
     pub fn check_params(&self, params: &ParamMap) -> Result<(), AlignError> {
         for group in &self.groups {
             for (param, axis) in &group.members {
-                let t = params
-                    .get(param)
-                    .ok_or_else(|| AlignError::MissingParam { param: param.clone(), group: group.name.clone() })?;
+                let t = params.get(param).ok_or_else(|| AlignError::MissingParam { param: param.clone(), group: group.name.clone() })?;
                 if *axis >= t.ndim() {
-                    return Err(AlignError::AxisOutOfRange {
-                        param: param.clone(),
-                        group: group.name.clone(),
-                        axis: *axis,
-                        ndim: t.ndim(),
-                    });
+                    return Err(AlignError::AxisOutOfRange { param: param.clone(), group: group.name.clone(), axis: *axis, ndim: t.ndim() });
                 }
                 let len = t.shape()[*axis];
                 if len != group.size {
-                    return Err(AlignError::AxisLength {
-                        param: param.clone(),
-                        group: group.name.clone(),
-                        axis: *axis,
-                        len,
-                        size: group.size,
-                    });
+                    return Err(AlignError::AxisLength { param: param.clone(), group: group.name.clone(), axis: *axis, len, size: group.size });
                 }
             }
         }
@@ -201,13 +186,7 @@ pub fn compose_perms(outer: &[Perm], inner: &[Perm]) -> Result<PermSet, AlignErr
         .iter()
         .zip(inner)
         .enumerate()
-        .map(|(index, (o, i))| {
-            if o.len() == i.len() {
-                Ok(o.compose(i))
-            } else {
-                Err(AlignError::ComposeSize { index, outer: o.len(), inner: i.len() })
-            }
-        })
+        .map(|(index, (o, i))| if o.len() == i.len() { Ok(o.compose(i)) } else { Err(AlignError::ComposeSize { index, outer: o.len(), inner: i.len() }) })
         .collect()
 }
 
@@ -238,8 +217,7 @@ pub fn apply_perms(params: &ParamMap, spec: &PermSpec, perms: &[Perm]) -> Result
                 cur.unwrap_or_else(|| t.clone())
             }
         };
-        let permuted =
-            if permuted.is_standard_layout() { permuted } else { permuted.as_standard_layout().into_owned() };
+        let permuted = if permuted.is_standard_layout() { permuted } else { permuted.as_standard_layout().into_owned() };
         out.insert(name.clone(), permuted);
     }
     Ok(out)
@@ -265,15 +243,14 @@ pub fn flip_kernels(params: &ParamMap, structure: &Structure) -> ParamMap {
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     use ndarray::{Array1, Array3, ArrayD, IxDyn};
     use rand::rngs::StdRng;
     use rand::{RngExt, SeedableRng};
 
-    use crate::align::fixtures::*;
     use super::*;
+    use crate::align::fixtures::*;
 
     fn structures() -> Vec<(&'static str, Structure, Shapes)> {
         let (s1, sh1) = mlp_like(&[7, 5, 6], 4, 3);
@@ -300,15 +277,7 @@ mod tests {
         let members: Vec<_> = spec.groups[0].members.iter().map(|(p, a)| format!("{p}:{a}")).collect();
         assert_eq!(
             members,
-            [
-                "convs.0.weight:0",
-                "convs.0.bias:0",
-                "norms.0.gamma:0",
-                "norms.0.beta:0",
-                "norms.0.running_mean:0",
-                "norms.0.running_var:0",
-                "convs.1.weight:1",
-            ]
+            ["convs.0.weight:0", "convs.0.bias:0", "norms.0.gamma:0", "norms.0.beta:0", "norms.0.running_mean:0", "norms.0.running_var:0", "convs.1.weight:1",]
         );
         assert_eq!(spec.groups[1].members.last().unwrap(), &("head.weight".to_string(), 0));
         assert!(spec.is_running_stat("norms.1.running_var") && !spec.is_running_stat("norms.1.gamma"));
@@ -319,14 +288,7 @@ mod tests {
         let (s, _) = resnet_like(6, 5, 7, 3, 4);
         let spec = PermSpec::from_structure(&s).unwrap();
         let g0: BTreeSet<_> = spec.groups[0].members.iter().map(|(p, a)| (p.as_str(), *a)).collect();
-        for m in [
-            ("stem.weight", 0),
-            ("block.conv2.weight", 0),
-            ("block.conv1.weight", 1),
-            ("down.weight", 1),
-            ("bn0.beta", 0),
-            ("block.bn2.gamma", 0),
-        ] {
+        for m in [("stem.weight", 0), ("block.conv2.weight", 0), ("block.conv1.weight", 1), ("down.weight", 1), ("bn0.beta", 0), ("block.bn2.gamma", 0)] {
             assert!(g0.contains(&m), "{m:?} missing from the residual group");
         }
     }
@@ -462,9 +424,7 @@ mod tests {
         }
         let pooled: Vec<f64> = h.outer_iter().map(|c| c.mean().unwrap_or(0.0)).collect();
         let (w, b) = (&theta["head.weight"], &theta["head.bias"]);
-        Array1::from_shape_fn(w.shape()[1], |o| {
-            b[[o]] as f64 + pooled.iter().enumerate().map(|(i, p)| p * w[[i, o]] as f64).sum::<f64>()
-        })
+        Array1::from_shape_fn(w.shape()[1], |o| b[[o]] as f64 + pooled.iter().enumerate().map(|(i, p)| p * w[[i, o]] as f64).sum::<f64>())
     }
 
     fn close(a: &Array1<f64>, b: &Array1<f64>) -> bool {
@@ -519,18 +479,12 @@ mod tests {
         let mut bad = theta.clone();
         bad.insert("convs.1.weight".into(), ArrayD::zeros(IxDyn(&[6, 5, 3, 3])));
         let e = apply_perms(&bad, &spec, &p).unwrap_err();
-        assert_eq!(
-            e,
-            AlignError::AxisLength { param: "convs.1.weight".into(), group: "conv0".into(), axis: 1, len: 5, size: 4 }
-        );
+        assert_eq!(e, AlignError::AxisLength { param: "convs.1.weight".into(), group: "conv0".into(), axis: 1, len: 5, size: 4 });
         let mut bad = theta.clone();
         bad.insert("head.weight".into(), ArrayD::zeros(IxDyn(&[])));
         assert!(matches!(apply_perms(&bad, &spec, &p), Err(AlignError::AxisOutOfRange { axis: 0, ndim: 0, .. })));
         assert!(matches!(compose_perms(&p, &p[..1]), Err(AlignError::PermCount { .. })));
-        assert!(matches!(
-            compose_perms(&p, &[p[1].clone(), p[0].clone()]),
-            Err(AlignError::ComposeSize { index: 0, .. })
-        ));
+        assert!(matches!(compose_perms(&p, &[p[1].clone(), p[0].clone()]), Err(AlignError::ComposeSize { index: 0, .. })));
     }
 
     #[test]

@@ -183,12 +183,7 @@ impl Member<'_> {
         let mut total = 0.0;
         for i in 0..self.rows {
             let (ba, bb) = (i * self.row_stride, p.get(i) * self.row_stride);
-            let row: f64 = self
-                .identity_offsets
-                .iter()
-                .zip(&offs_b)
-                .map(|(&oa, &ob)| self.a[ba + oa] as f64 * self.b[bb + ob] as f64)
-                .sum();
+            let row: f64 = self.identity_offsets.iter().zip(&offs_b).map(|(&oa, &ob)| self.a[ba + oa] as f64 * self.b[bb + ob] as f64).sum();
             total += row;
         }
         total
@@ -200,25 +195,14 @@ impl Member<'_> {
 ///
 /// Fails, naming the parameter, if either map lacks a member of the spec, has a member axis of
 /// the wrong length, or the two maps disagree on a member's shape.
-pub fn weight_matching(
-    a: &ParamMap,
-    b: &ParamMap,
-    spec: &PermSpec,
-    opts: &WeightMatchingOptions,
-) -> Result<WeightMatching, AlignError> {
+pub fn weight_matching(a: &ParamMap, b: &ParamMap, spec: &PermSpec, opts: &WeightMatchingOptions) -> Result<WeightMatching, AlignError> {
     weight_matching_from(a, b, spec, opts, identity_perms(spec))
 }
 
 /// [`weight_matching`] started from the permutations `start` instead of the identity (e.g. those
 /// of activation matching). Coordinate descent only climbs, so the result is at least as good as
 /// `start`; comparing the end points of several starts shows whether one was a local optimum.
-pub fn weight_matching_from(
-    a: &ParamMap,
-    b: &ParamMap,
-    spec: &PermSpec,
-    opts: &WeightMatchingOptions,
-    start: PermSet,
-) -> Result<WeightMatching, AlignError> {
+pub fn weight_matching_from(a: &ParamMap, b: &ParamMap, spec: &PermSpec, opts: &WeightMatchingOptions, start: PermSet) -> Result<WeightMatching, AlignError> {
     spec.check_perms(&start)?;
     spec.check_params(a)?;
     spec.check_params(b)?;
@@ -226,17 +210,12 @@ pub fn weight_matching_from(
     for name in axes.keys() {
         let (ta, tb) = (&a[name], &b[name]);
         if ta.shape() != tb.shape() {
-            return Err(AlignError::ShapeMismatch {
-                param: name.clone(),
-                a: ta.shape().to_vec(),
-                b: tb.shape().to_vec(),
-            });
+            return Err(AlignError::ShapeMismatch { param: name.clone(), a: ta.shape().to_vec(), b: tb.shape().to_vec() });
         }
     }
 
     // Standard-layout views of the member tensors (borrowed when already standard).
-    let included: Vec<(&String, &Vec<(usize, usize)>)> =
-        axes.iter().filter(|(name, _)| opts.include_running_stats || !spec.is_running_stat(name)).collect();
+    let included: Vec<(&String, &Vec<(usize, usize)>)> = axes.iter().filter(|(name, _)| opts.include_running_stats || !spec.is_running_stat(name)).collect();
     let views: Vec<(ndarray::CowArray<'_, f32, ndarray::IxDyn>, ndarray::CowArray<'_, f32, ndarray::IxDyn>)> =
         included.iter().map(|(name, _)| (a[*name].as_standard_layout(), b[*name].as_standard_layout())).collect();
 
@@ -251,21 +230,10 @@ pub fn weight_matching_from(
         for (n, &(axis, g)) in tensor_axes.iter().enumerate() {
             let rest: Vec<RestAxis> = (0..shape.len())
                 .filter(|&k| k != axis)
-                .map(|k| RestAxis {
-                    len: shape[k],
-                    stride: strides[k],
-                    group: tensor_axes.iter().find(|(ax, _)| *ax == k).map(|(_, g)| *g),
-                })
+                .map(|k| RestAxis { len: shape[k], stride: strides[k], group: tensor_axes.iter().find(|(ax, _)| *ax == k).map(|(_, g)| *g) })
                 .collect();
-            let mut m = Member {
-                a: slice_of(va),
-                b: slice_of(vb),
-                rows: shape[axis],
-                row_stride: strides[axis],
-                rest,
-                identity_offsets: Vec::new(),
-                cache: None,
-            };
+            let mut m =
+                Member { a: slice_of(va), b: slice_of(vb), rows: shape[axis], row_stride: strides[axis], rest, identity_offsets: Vec::new(), cache: None };
             m.identity_offsets = m.offsets(None);
             if n == 0 {
                 first.push((members.len(), g));
@@ -275,9 +243,7 @@ pub fn weight_matching_from(
         }
     }
 
-    let objective = |members: &[Member<'_>], perms: &[Perm]| -> f64 {
-        first.iter().map(|&(mi, g)| members[mi].objective(&perms[g], perms)).sum()
-    };
+    let objective = |members: &[Member<'_>], perms: &[Perm]| -> f64 { first.iter().map(|&(mi, g)| members[mi].objective(&perms[g], perms)).sum() };
 
     let mut perms = start;
     let initial_objective = objective(&members, &perms);
@@ -374,9 +340,9 @@ fn slice_of<'a>(v: &'a ndarray::CowArray<'_, f32, ndarray::IxDyn>) -> &'a [f32] 
 mod tests {
     use ndarray::{ArrayD, IxDyn, ShapeBuilder};
 
-    use crate::align::fixtures::*;
     use super::super::spec::{apply_perms, compose_perms, invert_perms, random_perms};
     use super::*;
+    use crate::align::fixtures::*;
 
     fn vgg() -> (PermSpec, Shapes) {
         let (s, shapes) = vgg_like(&[8, 12, 16, 16, 20], 3, 3, 10, true);
@@ -459,20 +425,10 @@ mod tests {
         assert!(!m.converged);
         // Running statistics enter the objective only when asked for.
         let (with, without) = (
-            weight_matching(
-                &a,
-                &b,
-                &spec,
-                &WeightMatchingOptions { include_running_stats: true, max_sweeps: 0, ..Default::default() },
-            )
-            .unwrap(),
+            weight_matching(&a, &b, &spec, &WeightMatchingOptions { include_running_stats: true, max_sweeps: 0, ..Default::default() }).unwrap(),
             weight_matching(&a, &b, &spec, &WeightMatchingOptions { max_sweeps: 0, ..Default::default() }).unwrap(),
         );
-        let running: f64 = spec
-            .running_stats
-            .iter()
-            .map(|n| a[n].iter().zip(b[n].iter()).map(|(x, y)| *x as f64 * *y as f64).sum::<f64>())
-            .sum();
+        let running: f64 = spec.running_stats.iter().map(|n| a[n].iter().zip(b[n].iter()).map(|(x, y)| *x as f64 * *y as f64).sum::<f64>()).sum();
         assert!(running.abs() > 1.0);
         assert!((with.initial_objective - without.initial_objective - running).abs() < 1e-9);
         assert_eq!((with.sweeps, with.objective(), with.converged), (0, with.initial_objective, false));

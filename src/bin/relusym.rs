@@ -48,7 +48,8 @@ enum Command {
     MlpConjecture(MlpArgs),
     /// Build the book's figures and tables from training runs and result files.
     Figures(FiguresArgs),
-    /// Export a checkpoint's weights as JSON ({name: {shape, data}}, burn layouts) for other tools.
+    /// Export a checkpoint's weights as a safetensors file (burn's tensor names and layouts; the
+    /// network configuration in the file's metadata) for other tools.
     Export(ExportArgs),
     /// The decisive study: plan, train, measure and report its matrix of nets and merges.
     #[command(subcommand)]
@@ -181,7 +182,7 @@ struct ExportArgs {
     /// Checkpoint directory.
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Output JSON file.
+    /// Output `.safetensors` file.
     #[arg(long)]
     out: PathBuf,
 }
@@ -411,11 +412,11 @@ fn emit<T: Serialize + Display>(value: &T, json: JsonArg) -> Result<()> {
     if json.json { say(&serde_json::to_string(value)?) } else { say(value.to_string().trim_end()) }
 }
 
-/// Open the dataset of `data`, downloading the official CIFAR-10 binaries when no local copy is
-/// found.
+/// Open the dataset of `data` (CIFAR-10: downloading the official binaries when no local copy is
+/// found).
 fn open_data(data: &DataArgs, progress: bool) -> Result<(data::Splits, data::DatasetInfo)> {
-    let path = match (data.dataset, &data.location.data) {
-        (DatasetKind::Cifar10, None) if data::cifar10_source(None).is_err() => Some(download_cifar10()?),
+    let path = match data.dataset {
+        DatasetKind::Cifar10 => Some(data::cifar10_source_or_download(data.location.data.as_deref())?),
         _ => data.location.data.clone(),
     };
     Ok(data::open(data.dataset, path.as_deref(), &data.location.cache, progress)?)
@@ -472,8 +473,13 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
     if !a.json.json {
         eprintln!(
             "training {:?} width {} on {} ({} train / {} test) for {} epochs on {}",
-            cfg.model, cfg.width, info.name, cfg.subset.unwrap_or(splits.train.len).min(splits.train.len),
-            splits.test.len, cfg.epochs, device.description
+            cfg.model,
+            cfg.width,
+            info.name,
+            cfg.subset.unwrap_or(splits.train.len).min(splits.train.len),
+            splits.test.len,
+            cfg.epochs,
+            device.description
         );
     }
     let opts = TrainOptions {
@@ -496,7 +502,12 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
     anyhow::ensure!(
         shape == ckpt.meta.dataset.shape && info.classes.len() == ckpt.meta.dataset.classes.len(),
         "{}: trained on images {:?} with {} classes, but {} has {:?} with {}",
-        a.checkpoint.display(), ckpt.meta.dataset.shape, ckpt.meta.dataset.classes.len(), info.name, shape, info.classes.len()
+        a.checkpoint.display(),
+        ckpt.meta.dataset.shape,
+        ckpt.meta.dataset.classes.len(),
+        info.name,
+        shape,
+        info.classes.len()
     );
     let model = ckpt.load_model(&device.device)?;
     let n = a.test.test_subset.unwrap_or(splits.test.len).min(splits.test.len);
@@ -566,7 +577,10 @@ fn load_pair(p: &PairArgs) -> Result<Pair> {
             anyhow::ensure!(
                 ckpt_b.meta.net == ckpt_a.meta.net,
                 "{} and {} have different architectures ({:?} vs {:?})",
-                p.a.display(), b.display(), ckpt_a.meta.net, ckpt_b.meta.net
+                p.a.display(),
+                b.display(),
+                ckpt_a.meta.net,
+                ckpt_b.meta.net
             );
             (ckpt_b.load_model(&device.device)?, b.display().to_string())
         }
@@ -636,8 +650,8 @@ fn cmd_study(c: StudyCommand) -> Result<()> {
                     continue;
                 }
                 eprintln!("training {} ({:?}) on {}", net.name, net.variant, device.description);
-                let s = study::train_net(&net, &dirs.runs, &splits, info.clone(), &device, stop_after, true)
-                    .with_context(|| format!("training {}", net.name))?;
+                let s =
+                    study::train_net(&net, &dirs.runs, &splits, info.clone(), &device, stop_after, true).with_context(|| format!("training {}", net.name))?;
                 eprintln!("{}: test accuracy {:.4}, flip agreement {:.4}, {:.1} min", net.name, s.test.accuracy, s.test.flip_agreement, s.wall_s / 60.0);
             }
             Ok(())
@@ -654,7 +668,10 @@ fn cmd_study(c: StudyCommand) -> Result<()> {
                 let inv = study::train_set_invariance(&net, &dirs.runs, &splits, &device)?;
                 relu_symmetries::provenance::write_atomic(&path, serde_json::to_string_pretty(&inv)?.as_bytes())
                     .with_context(|| format!("writing {}", path.display()))?;
-                eprintln!("{}: on training images flip agreement {:.4}, relative logit change {:.3}", net.name, inv.metrics.flip_agreement, inv.metrics.relative_logit_change);
+                eprintln!(
+                    "{}: on training images flip agreement {:.4}, relative logit change {:.3}",
+                    net.name, inv.metrics.flip_agreement, inv.metrics.relative_logit_change
+                );
             }
             let mut ran = 0usize;
             for job in spec.merge_jobs() {
@@ -672,7 +689,10 @@ fn cmd_study(c: StudyCommand) -> Result<()> {
                         let mid = |rep| r.outcome(rep).and_then(|o| o.barriers.midpoint_accuracy).map_or("-".into(), |v| format!("{:.2}", 100.0 * v));
                         eprintln!(
                             "{}: midpoint accuracy barrier {} (none) / {} (repair), {:.0} s",
-                            job.file_name(), mid(RepairMode::None), mid(RepairMode::Repair), r.outcomes.iter().map(|o| o.seconds.total).fold(0.0, f64::max)
+                            job.file_name(),
+                            mid(RepairMode::None),
+                            mid(RepairMode::Repair),
+                            r.outcomes.iter().map(|o| o.seconds.total).fold(0.0, f64::max)
                         );
                     }
                     Err(study::StudyError::Missing { path }) => eprintln!("{}: skipped, {} not trained yet", job.file_name(), path.display()),
@@ -685,11 +705,7 @@ fn cmd_study(c: StudyCommand) -> Result<()> {
         StudyCommand::Report { dirs, out, json } => {
             let report = StudyReport::build(&spec, &dirs.runs, &dirs.results)?;
             let files = study::report::write_report(&report, &dirs.runs, &dirs.results, &out)?;
-            if json.json {
-                say(&serde_json::to_string(&report)?)
-            } else {
-                say(&files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join("\n"))
-            }
+            if json.json { say(&serde_json::to_string(&report)?) } else { say(&files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join("\n")) }
         }
     }
 }
@@ -711,37 +727,15 @@ fn cmd_mlp(a: MlpArgs) -> Result<()> {
 }
 
 fn cmd_export(a: ExportArgs) -> Result<()> {
+    use burn::store::{ModuleSnapshot, SafetensorsStore};
     let ckpt = Checkpoint::open(&a.checkpoint)?;
     let net = ckpt.load_model(&burn::tensor::Device::flex())?;
-    let params: serde_json::Map<String, serde_json::Value> = net
-        .to_params()
-        .into_iter()
-        .map(|(k, v)| (k, json!({ "shape": v.shape(), "data": v.iter().copied().collect::<Vec<f32>>() })))
-        .collect();
-    let count = params.len();
-    let text = serde_json::to_string(&json!({ "net": ckpt.meta.net, "params": params }))?;
-    relu_symmetries::provenance::write_atomic(&a.out, text.as_bytes()).with_context(|| format!("writing {}", a.out.display()))?;
-    eprintln!("wrote {} ({count} tensors)", a.out.display());
+    let mut store = SafetensorsStore::from_file(&a.out)
+        .overwrite(true)
+        .metadata("relusym.net", serde_json::to_string(&ckpt.meta.net)?)
+        .metadata("relusym.checkpoint", a.checkpoint.display().to_string())
+        .metadata("relusym.git_revision", git_revision());
+    net.save_into(&mut store).map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
+    eprintln!("wrote {} ({} tensors)", a.out.display(), net.to_params().len());
     Ok(())
-}
-
-/// Download the official CIFAR-10 binaries into `data/` once (only when no local copy is found).
-fn download_cifar10() -> Result<PathBuf> {
-    let target = PathBuf::from("data/cifar-10-binary.tar.gz");
-    if target.exists() {
-        return Ok(target);
-    }
-    std::fs::create_dir_all("data")?;
-    let url = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
-    eprintln!("CIFAR-10 not found locally (no --data, data/cifar10 or $CIFAR10_ARCHIVE): downloading {url}");
-    let tmp = PathBuf::from("data/.cifar-10-binary.tar.gz.part");
-    let status = std::process::Command::new("curl")
-        .args(["-fL", "--retry", "3", "-o"])
-        .arg(&tmp)
-        .arg(url)
-        .status()
-        .context("running curl to download CIFAR-10")?;
-    anyhow::ensure!(status.success(), "downloading {url} failed ({status}); set CIFAR10_ARCHIVE to a local copy");
-    std::fs::rename(&tmp, &target)?;
-    Ok(target)
 }

@@ -63,19 +63,9 @@ pub struct Normalize {
 impl Normalize {
     /// From per-channel constants (copied). Panics if lengths differ or a std is not positive.
     pub fn new(mean: &[f32], std: &[f32]) -> Self {
-        assert_eq!(
-            mean.len(),
-            std.len(),
-            "Normalize: mean and std lengths differ"
-        );
-        assert!(
-            std.iter().all(|&s| s > 0.0),
-            "Normalize: std must be positive"
-        );
-        Normalize {
-            mean: mean.to_vec(),
-            std: std.to_vec(),
-        }
+        assert_eq!(mean.len(), std.len(), "Normalize: mean and std lengths differ");
+        assert!(std.iter().all(|&s| s > 0.0), "Normalize: std must be positive");
+        Normalize { mean: mean.to_vec(), std: std.to_vec() }
     }
 
     /// Only rescale to `[0, 1]` (mean 0, std 1) for `channels` channels.
@@ -87,10 +77,7 @@ impl Normalize {
     pub fn from_dataset(ds: &Dataset) -> Self {
         let (mean, std) = ds.channel_stats();
         let mean: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
-        let std: Vec<f32> = std
-            .iter()
-            .map(|&s| if s > 0.0 { s as f32 } else { 1.0 })
-            .collect();
+        let std: Vec<f32> = std.iter().map(|&s| if s > 0.0 { s as f32 } else { 1.0 }).collect();
         Normalize::new(&mean, &std)
     }
 
@@ -104,12 +91,8 @@ impl Normalize {
         use super::{CIFAR10_MEAN, CIFAR10_STD, FASHION_MNIST_MEAN, FASHION_MNIST_STD};
         let name = name.to_ascii_lowercase();
         match channels {
-            3 if name.starts_with("cifar10") || name.starts_with("cifar-10") => {
-                Normalize::new(&CIFAR10_MEAN, &CIFAR10_STD)
-            }
-            1 if name.starts_with("fashion") => {
-                Normalize::new(&FASHION_MNIST_MEAN, &FASHION_MNIST_STD)
-            }
+            3 if name.starts_with("cifar10") || name.starts_with("cifar-10") => Normalize::new(&CIFAR10_MEAN, &CIFAR10_STD),
+            1 if name.starts_with("fashion") => Normalize::new(&FASHION_MNIST_MEAN, &FASHION_MNIST_STD),
             3 if name.starts_with("synthetic") => Normalize::new(&SYNTHETIC_MEAN, &SYNTHETIC_STD),
             _ => Normalize::new(&vec![0.5; channels], &vec![0.25; channels]),
         }
@@ -122,11 +105,7 @@ impl Normalize {
 
     /// `(scale, bias)` per channel with `normalised = byte * scale + bias`.
     pub fn scale_bias(&self) -> Vec<(f32, f32)> {
-        self.mean
-            .iter()
-            .zip(&self.std)
-            .map(|(&m, &s)| (1.0 / (255.0 * s), -m / s))
-            .collect()
+        self.mean.iter().zip(&self.std).map(|(&m, &s)| (1.0 / (255.0 * s), -m / s)).collect()
     }
 
     /// Normalises one value on the 0–255 scale for channel `c`.
@@ -167,35 +146,14 @@ impl BatchPlan {
     /// with a seed derived from `(seed, epoch)` if `shuffle`, else in order)
     /// cut into batches of `batch_size`; the last, smaller batch is dropped if
     /// `drop_last`. Panics if `batch_size == 0`.
-    pub fn new(
-        len: usize,
-        batch_size: usize,
-        seed: u64,
-        epoch: u64,
-        shuffle: bool,
-        drop_last: bool,
-    ) -> Self {
+    pub fn new(len: usize, batch_size: usize, seed: u64, epoch: u64, shuffle: bool, drop_last: bool) -> Self {
         assert!(batch_size > 0, "BatchPlan: batch_size must be positive");
         let mut order: Vec<usize> = (0..len).collect();
         if shuffle {
-            order.shuffle(&mut StdRng::seed_from_u64(derive_seed(
-                seed,
-                epoch,
-                SHUFFLE_STREAM,
-            )));
+            order.shuffle(&mut StdRng::seed_from_u64(derive_seed(seed, epoch, SHUFFLE_STREAM)));
         }
-        let batches = if drop_last {
-            len / batch_size
-        } else {
-            len.div_ceil(batch_size)
-        };
-        BatchPlan {
-            order,
-            batch_size,
-            batches,
-            seed,
-            epoch,
-        }
+        let batches = if drop_last { len / batch_size } else { len.div_ceil(batch_size) };
+        BatchPlan { order, batch_size, batches, seed, epoch }
     }
 
     /// Number of batches.
@@ -242,22 +200,9 @@ impl BatchPlan {
 /// a random flip drawn from `rng` (per image: crop row offset, crop column
 /// offset, flip coin). Panics if `norm` has a different channel count than `ds`
 /// or an index is out of range.
-pub fn fill_batch<R: Rng + ?Sized>(
-    ds: &Dataset,
-    idx: &[usize],
-    aug: Option<&Augment>,
-    norm: &Normalize,
-    rng: &mut R,
-    out: &mut Vec<f32>,
-) {
+pub fn fill_batch<R: Rng + ?Sized>(ds: &Dataset, idx: &[usize], aug: Option<&Augment>, norm: &Normalize, rng: &mut R, out: &mut Vec<f32>) {
     let (c, h, w) = (ds.channels, ds.height, ds.width);
-    assert_eq!(
-        norm.channels(),
-        c,
-        "fill_batch: normalisation for {} channels, dataset {} has {c}",
-        norm.channels(),
-        ds.name
-    );
+    assert_eq!(norm.channels(), c, "fill_batch: normalisation for {} channels, dataset {} has {c}", norm.channels(), ds.name);
     let size = c * h * w;
     let sb = norm.scale_bias();
     out.clear();
@@ -266,14 +211,7 @@ pub fn fill_batch<R: Rng + ?Sized>(
         let src = ds.image(i);
         let (pad, oy, ox, flip) = match aug {
             Some(a) => {
-                let (oy, ox) = if a.pad > 0 {
-                    (
-                        rng.random_range(0..=2 * a.pad),
-                        rng.random_range(0..=2 * a.pad),
-                    )
-                } else {
-                    (0, 0)
-                };
+                let (oy, ox) = if a.pad > 0 { (rng.random_range(0..=2 * a.pad), rng.random_range(0..=2 * a.pad)) } else { (0, 0) };
                 (a.pad, oy, ox, a.flip && rng.random_bool(0.5))
             }
             None => (0, 0, 0, false),
@@ -316,11 +254,7 @@ pub fn fill_labels(ds: &Dataset, idx: &[usize], out: &mut Vec<i64>) {
 /// Mirrors every image of an N×C×H×W batch left–right in place.
 /// Panics if `x.len() != n*c*h*w`.
 pub fn hflip_batch(x: &mut [f32], n: usize, c: usize, h: usize, w: usize) {
-    assert_eq!(
-        x.len(),
-        n * c * h * w,
-        "hflip_batch: buffer is not {n}x{c}x{h}x{w}"
-    );
+    assert_eq!(x.len(), n * c * h * w, "hflip_batch: buffer is not {n}x{c}x{h}x{w}");
     if w == 0 {
         return;
     }
@@ -354,16 +288,9 @@ mod tests {
             for y in 0..h {
                 for x in 0..w {
                     let x = if flip { w - 1 - x } else { x };
-                    let (sy, sx) = (
-                        (y + oy) as isize - pad as isize,
-                        (x + ox) as isize - pad as isize,
-                    );
+                    let (sy, sx) = ((y + oy) as isize - pad as isize, (x + ox) as isize - pad as isize);
                     let inside = (0..h as isize).contains(&sy) && (0..w as isize).contains(&sx);
-                    let v = if inside {
-                        ds.image(i)[(ch * h + sy as usize) * w + sx as usize]
-                    } else {
-                        0
-                    };
+                    let v = if inside { ds.image(i)[(ch * h + sy as usize) * w + sx as usize] } else { 0 };
                     out.push(v as f32 * (1.0 / 255.0));
                 }
             }
@@ -376,28 +303,10 @@ mod tests {
         let ds = toy();
         let mut out = Vec::new();
         let mut rng = StdRng::seed_from_u64(0);
-        fill_batch(
-            &ds,
-            &all(&ds),
-            Some(&Augment::crop(0)),
-            &Normalize::identity(2),
-            &mut rng,
-            &mut out,
-        );
-        let want: Vec<f32> = ds
-            .images
-            .iter()
-            .map(|&v| v as f32 * (1.0 / 255.0))
-            .collect();
+        fill_batch(&ds, &all(&ds), Some(&Augment::crop(0)), &Normalize::identity(2), &mut rng, &mut out);
+        let want: Vec<f32> = ds.images.iter().map(|&v| v as f32 * (1.0 / 255.0)).collect();
         assert_eq!(out, want);
-        fill_batch(
-            &ds,
-            &all(&ds),
-            None,
-            &Normalize::identity(2),
-            &mut rng,
-            &mut out,
-        );
+        fill_batch(&ds, &all(&ds), None, &Normalize::identity(2), &mut rng, &mut out);
         assert_eq!(out, want);
     }
 
@@ -410,21 +319,12 @@ mod tests {
         let idx = [4, 0, 2, 2, 1, 3, 0, 4];
         let mut seen_offsets = std::collections::HashSet::new();
         for _ in 0..5 {
-            fill_batch(
-                &ds,
-                &idx,
-                Some(&Augment::crop_flip(pad)),
-                &Normalize::identity(2),
-                &mut rng,
-                &mut out,
-            );
+            fill_batch(&ds, &idx, Some(&Augment::crop_flip(pad)), &Normalize::identity(2), &mut rng, &mut out);
             assert_eq!(out.len(), idx.len() * ds.image_size());
             for (k, &i) in idx.iter().enumerate() {
                 let got = &out[k * ds.image_size()..(k + 1) * ds.image_size()];
                 let found = (0..=2 * pad)
-                    .flat_map(|oy| {
-                        (0..=2 * pad).flat_map(move |ox| [(oy, ox, false), (oy, ox, true)])
-                    })
+                    .flat_map(|oy| (0..=2 * pad).flat_map(move |ox| [(oy, ox, false), (oy, ox, true)]))
                     .find(|&(oy, ox, f)| reference(&ds, i, pad, oy, ox, f) == got);
                 let Some(found) = found else {
                     panic!("batch entry {k} is no padded crop (+flip) of image {i}");
@@ -443,14 +343,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(2);
         let idx: Vec<usize> = (0..40).map(|k| k % ds.len).collect();
         let aug = Augment { pad: 0, flip: true };
-        fill_batch(
-            &ds,
-            &idx,
-            Some(&aug),
-            &Normalize::identity(2),
-            &mut rng,
-            &mut out,
-        );
+        fill_batch(&ds, &idx, Some(&aug), &Normalize::identity(2), &mut rng, &mut out);
         let (mut plain, mut mirrored) = (0, 0);
         for (k, &i) in idx.iter().enumerate() {
             let got = &out[k * ds.image_size()..(k + 1) * ds.image_size()];
@@ -462,10 +355,7 @@ mod tests {
                 panic!("entry {k} is neither image {i} nor its mirror");
             }
         }
-        assert!(
-            plain > 5 && mirrored > 5,
-            "{plain} plain, {mirrored} mirrored"
-        );
+        assert!(plain > 5 && mirrored > 5, "{plain} plain, {mirrored} mirrored");
     }
 
     #[test]
@@ -482,9 +372,7 @@ mod tests {
     #[test]
     fn batch_plan_is_a_permutation_per_epoch_and_reproducible() {
         let (n, bs) = (103, 10);
-        let plans: Vec<BatchPlan> = (0..3)
-            .map(|e| BatchPlan::new(n, bs, 42, e, true, false))
-            .collect();
+        let plans: Vec<BatchPlan> = (0..3).map(|e| BatchPlan::new(n, bs, 42, e, true, false)).collect();
         for p in &plans {
             assert_eq!(p.len(), 11);
             assert_eq!(p.batch(10).len(), 3);
@@ -495,10 +383,7 @@ mod tests {
         assert_ne!(plans[0].order(), plans[1].order());
         assert_ne!(plans[1].order(), plans[2].order());
         assert_eq!(plans[1], BatchPlan::new(n, bs, 42, 1, true, false));
-        assert_ne!(
-            plans[0].order(),
-            BatchPlan::new(n, bs, 43, 0, true, false).order()
-        );
+        assert_ne!(plans[0].order(), BatchPlan::new(n, bs, 43, 0, true, false).order());
         let owned: Vec<Vec<usize>> = plans[0].batches().collect();
         assert_eq!(owned.concat(), plans[0].order());
     }
@@ -520,14 +405,7 @@ mod tests {
         let aug = Augment::default();
         let fill = |b: usize| {
             let mut out = Vec::new();
-            fill_batch(
-                &ds,
-                plan.batch(b),
-                Some(&aug),
-                &norm,
-                &mut plan.batch_rng(b),
-                &mut out,
-            );
+            fill_batch(&ds, plan.batch(b), Some(&aug), &norm, &mut plan.batch_rng(b), &mut out);
             out
         };
         // Batch 1 is the same whether or not batch 0 was filled before it.
@@ -542,41 +420,21 @@ mod tests {
         let ds = synthetic(200, 0, 4, 16, 3).train;
         let norm = Normalize::from_dataset(&ds);
         let mut out = Vec::new();
-        fill_batch(
-            &ds,
-            &all(&ds),
-            None,
-            &norm,
-            &mut StdRng::seed_from_u64(0),
-            &mut out,
-        );
+        fill_batch(&ds, &all(&ds), None, &norm, &mut StdRng::seed_from_u64(0), &mut out);
         let plane = 16 * 16;
         for c in 0..3 {
-            let vals: Vec<f64> = out
-                .chunks_exact(plane)
-                .skip(c)
-                .step_by(3)
-                .flatten()
-                .map(|&v| v as f64)
-                .collect();
+            let vals: Vec<f64> = out.chunks_exact(plane).skip(c).step_by(3).flatten().map(|&v| v as f64).collect();
             let mean = vals.iter().sum::<f64>() / vals.len() as f64;
             let var = vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / vals.len() as f64;
             assert!(mean.abs() < 1e-3, "channel {c}: mean {mean}");
-            assert!(
-                (var.sqrt() - 1.0).abs() < 1e-3,
-                "channel {c}: std {}",
-                var.sqrt()
-            );
+            assert!((var.sqrt() - 1.0).abs() < 1e-3, "channel {c}: std {}", var.sqrt());
         }
         let cifar = crate::data::DatasetKind::Cifar10.normalize();
         for (c, m) in [125.307f32, 122.961, 113.8575].into_iter().enumerate() {
             assert!(cifar.apply(m, c).abs() < 1e-5);
         }
         assert_eq!(Normalize::for_dataset("cifar10-jpeg/test", 3), cifar);
-        assert_eq!(
-            Normalize::for_dataset("fashion-mnist/train", 1).mean,
-            [0.2860]
-        );
+        assert_eq!(Normalize::for_dataset("fashion-mnist/train", 1).mean, [0.2860]);
         assert_eq!(Normalize::for_dataset("other", 2).std, [0.25, 0.25]);
         // Padding zeros map to −mean/std.
         let (_, bias) = cifar.scale_bias()[0];

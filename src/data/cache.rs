@@ -95,26 +95,17 @@ impl SplitHeader {
     }
 
     fn image_bytes(&self) -> Option<u64> {
-        (self.len as u64)
-            .checked_mul(self.channels as u64)?
-            .checked_mul(self.height as u64)?
-            .checked_mul(self.width as u64)
+        (self.len as u64).checked_mul(self.channels as u64)?.checked_mul(self.height as u64)?.checked_mul(self.width as u64)
     }
 }
 
 fn mtime_ns(meta: &std::fs::Metadata) -> u64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+    meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
 /// Computes the cache key of `source` (file or folder).
 pub fn source_key(source: &Path) -> Result<SourceKey, DataError> {
-    let canonical = source
-        .canonicalize()
-        .map_err(|e| DataError::io(source, e))?;
+    let canonical = source.canonicalize().map_err(|e| DataError::io(source, e))?;
     let meta = std::fs::metadata(&canonical).map_err(|e| DataError::io(&canonical, e))?;
     let (size, mtime, files) = if meta.is_dir() {
         let mut size = 0u64;
@@ -130,12 +121,7 @@ pub fn source_key(source: &Path) -> Result<SourceKey, DataError> {
     } else {
         (meta.len(), mtime_ns(&meta), 1)
     };
-    Ok(SourceKey {
-        source: canonical.to_string_lossy().into_owned(),
-        source_size: size,
-        source_mtime_ns: mtime,
-        source_files: files,
-    })
+    Ok(SourceKey { source: canonical.to_string_lossy().into_owned(), source_size: size, source_mtime_ns: mtime, source_files: files })
 }
 
 /// FNV-1a, for short keys.
@@ -150,28 +136,11 @@ fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
 /// The cache file for `key` inside `cache_dir`.
 pub fn cache_file(key: &SourceKey, cache_dir: &Path) -> PathBuf {
     let mut h = fnv1a(key.source.as_bytes(), 0xcbf2_9ce4_8422_2325);
-    for v in [
-        key.source_size,
-        key.source_mtime_ns,
-        key.source_files,
-        CACHE_VERSION as u64,
-    ] {
+    for v in [key.source_size, key.source_mtime_ns, key.source_files, CACHE_VERSION as u64] {
         h = fnv1a(&v.to_le_bytes(), h);
     }
-    let base = Path::new(&key.source)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "dataset".into());
-    let base: String = base
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let base = Path::new(&key.source).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".into());
+    let base: String = base.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
     cache_dir.join(format!("{base}-{h:016x}.{CACHE_EXT}"))
 }
 
@@ -192,9 +161,7 @@ impl Checksum {
         let mut blocks = bytes.chunks_exact(32);
         for block in &mut blocks {
             for (lane, word) in lanes.iter_mut().zip(block.chunks_exact(8)) {
-                let w = u64::from_le_bytes([
-                    word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-                ]);
+                let w = u64::from_le_bytes([word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7]]);
                 *lane = (*lane ^ w).wrapping_mul(Self::K).rotate_left(29);
             }
         }
@@ -215,17 +182,9 @@ pub fn write_cache(path: &Path, splits: &Splits, key: &SourceKey) -> Result<(), 
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
     }
-    let header = Header {
-        key: key.clone(),
-        splits: vec![
-            SplitHeader::of("train", &splits.train),
-            SplitHeader::of("test", &splits.test),
-        ],
-    };
-    let json = serde_json::to_vec(&header).map_err(|e| DataError::CacheCorrupt {
-        path: path.to_path_buf(),
-        reason: format!("cannot serialise header: {e}"),
-    })?;
+    let header = Header { key: key.clone(), splits: vec![SplitHeader::of("train", &splits.train), SplitHeader::of("test", &splits.test)] };
+    let json =
+        serde_json::to_vec(&header).map_err(|e| DataError::CacheCorrupt { path: path.to_path_buf(), reason: format!("cannot serialise header: {e}") })?;
     crate::provenance::write_atomic_with(path, |w| -> std::io::Result<()> {
         w.write_all(&CACHE_MAGIC)?;
         w.write_all(&CACHE_VERSION.to_le_bytes())?;
@@ -249,89 +208,61 @@ pub fn read_cache(path: &Path) -> Result<Splits, DataError> {
 }
 
 fn read_cache_with_key(path: &Path) -> Result<(Splits, SourceKey), DataError> {
-    let corrupt = |reason: String| DataError::CacheCorrupt {
-        path: path.to_path_buf(),
-        reason,
-    };
+    let corrupt = |reason: String| DataError::CacheCorrupt { path: path.to_path_buf(), reason };
     let mut file = File::open(path).map_err(|e| DataError::io(path, e))?;
     let file_len = file.metadata().map_err(|e| DataError::io(path, e))?.len();
     let mut prefix = [0u8; PREFIX_LEN];
     if file_len < PREFIX_LEN as u64 {
         return Err(corrupt(format!("truncated: only {file_len} bytes")));
     }
-    file.read_exact(&mut prefix)
-        .map_err(|e| DataError::io(path, e))?;
+    file.read_exact(&mut prefix).map_err(|e| DataError::io(path, e))?;
     if prefix[..8] != CACHE_MAGIC {
         return Err(corrupt("bad magic (not a dataset cache)".into()));
     }
     let version = u32::from_le_bytes([prefix[8], prefix[9], prefix[10], prefix[11]]);
     if version != CACHE_VERSION {
-        return Err(corrupt(format!(
-            "format version {version}, expected {CACHE_VERSION}"
-        )));
+        return Err(corrupt(format!("format version {version}, expected {CACHE_VERSION}")));
     }
     let mut hl = [0u8; 8];
     hl.copy_from_slice(&prefix[12..20]);
     let header_len = u64::from_le_bytes(hl);
     if header_len > MAX_HEADER || PREFIX_LEN as u64 + header_len > file_len {
-        return Err(corrupt(format!(
-            "truncated or bad header length {header_len} (file has {file_len} bytes)"
-        )));
+        return Err(corrupt(format!("truncated or bad header length {header_len} (file has {file_len} bytes)")));
     }
     let mut json = vec![0u8; header_len as usize];
-    file.read_exact(&mut json)
-        .map_err(|e| DataError::io(path, e))?;
-    let header: Header =
-        serde_json::from_slice(&json).map_err(|e| corrupt(format!("bad header JSON: {e}")))?;
+    file.read_exact(&mut json).map_err(|e| DataError::io(path, e))?;
+    let header: Header = serde_json::from_slice(&json).map_err(|e| corrupt(format!("bad header JSON: {e}")))?;
     let roles: Vec<&str> = header.splits.iter().map(|s| s.role.as_str()).collect();
     if roles != ["train", "test"] {
-        return Err(corrupt(format!(
-            "expected train and test splits, found {roles:?}"
-        )));
+        return Err(corrupt(format!("expected train and test splits, found {roles:?}")));
     }
     let mut expected = PREFIX_LEN as u64 + header_len + 8;
     for s in &header.splits {
-        let bytes = s
-            .image_bytes()
-            .and_then(|b| b.checked_add(s.len as u64))
-            .ok_or_else(|| corrupt(format!("impossible shape for split {:?}", s.role)))?;
+        let bytes = s.image_bytes().and_then(|b| b.checked_add(s.len as u64)).ok_or_else(|| corrupt(format!("impossible shape for split {:?}", s.role)))?;
         expected = expected.saturating_add(bytes);
     }
     if file_len != expected {
-        return Err(corrupt(format!(
-            "{} bytes, but its header describes {expected} bytes",
-            file_len
-        )));
+        return Err(corrupt(format!("{} bytes, but its header describes {expected} bytes", file_len)));
     }
     let mut sum = Checksum::new();
     let mut datasets = Vec::with_capacity(2);
     for s in header.splits {
         let mut images = vec![0u8; s.image_bytes().unwrap_or(0) as usize];
         let mut labels = vec![0u8; s.len];
-        file.read_exact(&mut images)
-            .map_err(|e| DataError::io(path, e))?;
-        file.read_exact(&mut labels)
-            .map_err(|e| DataError::io(path, e))?;
+        file.read_exact(&mut images).map_err(|e| DataError::io(path, e))?;
+        file.read_exact(&mut labels).map_err(|e| DataError::io(path, e))?;
         sum.update(&images);
         sum.update(&labels);
-        let d = Dataset::new(
-            s.name, images, labels, s.channels, s.height, s.width, s.classes,
-        )
-        .map_err(|e| corrupt(e.to_string()))?;
+        let d = Dataset::new(s.name, images, labels, s.channels, s.height, s.width, s.classes).map_err(|e| corrupt(e.to_string()))?;
         datasets.push(d);
     }
     let mut stored = [0u8; 8];
-    file.read_exact(&mut stored)
-        .map_err(|e| DataError::io(path, e))?;
+    file.read_exact(&mut stored).map_err(|e| DataError::io(path, e))?;
     if u64::from_le_bytes(stored) != sum.0 {
         return Err(corrupt("checksum mismatch (data corrupted)".into()));
     }
-    let test = datasets
-        .pop()
-        .ok_or_else(|| corrupt("missing test split".into()))?;
-    let train = datasets
-        .pop()
-        .ok_or_else(|| corrupt("missing train split".into()))?;
+    let test = datasets.pop().ok_or_else(|| corrupt("missing test split".into()))?;
+    let train = datasets.pop().ok_or_else(|| corrupt("missing train split".into()))?;
     Ok((Splits { train, test }, header.key))
 }
 
@@ -362,11 +293,7 @@ where
 
 /// [`load_or_build`], also returning how the data was obtained and the cache
 /// file's path.
-pub fn load_or_build_with_status<F>(
-    source: &Path,
-    cache_dir: &Path,
-    builder: F,
-) -> Result<(Splits, CacheStatus, PathBuf), DataError>
+pub fn load_or_build_with_status<F>(source: &Path, cache_dir: &Path, builder: F) -> Result<(Splits, CacheStatus, PathBuf), DataError>
 where
     F: FnOnce(&Path) -> Result<Splits, DataError>,
 {
@@ -376,10 +303,7 @@ where
     if path.is_file() {
         match read_cache_with_key(&path) {
             Ok((splits, stored)) if stored == key => return Ok((splits, CacheStatus::Hit, path)),
-            Ok(_) => eprintln!(
-                "warning: dataset cache {} was made from a different source; rebuilding it",
-                path.display()
-            ),
+            Ok(_) => eprintln!("warning: dataset cache {} was made from a different source; rebuilding it", path.display()),
             Err(e) => eprintln!("warning: {e}; rebuilding it"),
         }
         status = CacheStatus::Rebuilt;
@@ -417,10 +341,7 @@ mod tests {
             Ok(splits.clone())
         })
         .unwrap();
-        let b = load_or_build(&source, &cache_dir, |_| -> Result<Splits, DataError> {
-            panic!("must be served from the cache")
-        })
-        .unwrap();
+        let b = load_or_build(&source, &cache_dir, |_| -> Result<Splits, DataError> { panic!("must be served from the cache") }).unwrap();
         assert_eq!(calls, 1);
         assert_eq!(a, splits);
         assert_eq!(b, splits);
@@ -436,13 +357,7 @@ mod tests {
         std::fs::write(&source, b"pretend dataset, longer").unwrap();
         let k2 = source_key(&source).unwrap();
         assert_ne!(cache_file(&k1, &cache_dir), cache_file(&k2, &cache_dir));
-        assert!(
-            cache_file(&k1, &cache_dir)
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("source.bin-")
-        );
+        assert!(cache_file(&k1, &cache_dir).file_name().unwrap().to_string_lossy().starts_with("source.bin-"));
     }
 
     #[test]
@@ -455,10 +370,7 @@ mod tests {
         std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
         let err = read_cache(&path).unwrap_err();
         assert!(matches!(err, DataError::CacheCorrupt { .. }), "{err}");
-        assert!(
-            err.to_string().contains(&path.display().to_string()),
-            "{err}"
-        );
+        assert!(err.to_string().contains(&path.display().to_string()), "{err}");
         let mut rebuilt = false;
         let again = load_or_build(&source, &cache_dir, |_| {
             rebuilt = true;
@@ -467,8 +379,7 @@ mod tests {
         .unwrap();
         assert!(rebuilt);
         assert_eq!(again, splits);
-        let (_, status, _) =
-            load_or_build_with_status(&source, &cache_dir, |_| Ok(splits.clone())).unwrap();
+        let (_, status, _) = load_or_build_with_status(&source, &cache_dir, |_| Ok(splits.clone())).unwrap();
         assert_eq!(status, CacheStatus::Hit);
         assert_eq!(read_cache(&path).unwrap(), splits);
     }

@@ -27,30 +27,13 @@ use super::source::{Member, is_tar_gz, read_members};
 use super::{Dataset, Splits};
 
 /// CIFAR-10 class names in label order.
-pub const CIFAR10_CLASSES: [&str; 10] = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-];
+pub const CIFAR10_CLASSES: [&str; 10] = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
 /// Bytes per record of the binary format: 1 label + 3×32×32 pixels.
 pub const RECORD_SIZE: usize = 1 + 3 * 32 * 32;
 
 /// Training batch files of the binary format, in order.
-pub const TRAIN_BATCHES: [&str; 5] = [
-    "data_batch_1.bin",
-    "data_batch_2.bin",
-    "data_batch_3.bin",
-    "data_batch_4.bin",
-    "data_batch_5.bin",
-];
+pub const TRAIN_BATCHES: [&str; 5] = ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
 /// Test batch file of the binary format.
 pub const TEST_BATCH: &str = "test_batch.bin";
 /// Folder name of the extracted binary archive.
@@ -65,12 +48,7 @@ fn class_names() -> Vec<String> {
 /// The image-folder spec for CIFAR-10: official classes, RGB, 32×32; splits
 /// named `cifar10-images/train`, `cifar10-images/test` (see [`load_cifar10`]).
 pub fn folder_spec() -> FolderSpec {
-    FolderSpec {
-        name: "cifar10-images".into(),
-        classes: Some(class_names()),
-        color: ColorMode::Rgb,
-        size: Some((32, 32)),
-    }
+    FolderSpec { name: "cifar10-images".into(), classes: Some(class_names()), color: ColorMode::Rgb, size: Some((32, 32)) }
 }
 
 /// Loads CIFAR-10 (train: 50,000, test: 10,000 images of 3×32×32 for the real
@@ -101,9 +79,7 @@ pub fn load_cifar10(path: &Path) -> Result<Splits, DataError> {
     }
     // One pass over the archive, keeping both kinds of candidate members.
     let members = read_members(path, |n| batch_name(n).is_some() || is_image_member(n))?;
-    let (batches, images): (Vec<Member>, Vec<Member>) = members
-        .into_iter()
-        .partition(|m| batch_name(&m.name).is_some());
+    let (batches, images): (Vec<Member>, Vec<Member>) = members.into_iter().partition(|m| batch_name(&m.name).is_some());
     if !batches.is_empty() {
         binary_from_members(path, &batches)
     } else if !images.is_empty() {
@@ -154,10 +130,7 @@ fn load_binary_dir(dir: &Path) -> Result<Splits, DataError> {
     for name in TRAIN_BATCHES.iter().chain([&TEST_BATCH]) {
         let path = dir.join(name);
         let data = std::fs::read(&path).map_err(|e| DataError::io(&path, e))?;
-        members.push(Member {
-            name: name.to_string(),
-            data,
-        });
+        members.push(Member { name: name.to_string(), data });
     }
     binary_from_members(dir, &members)
 }
@@ -168,14 +141,8 @@ fn binary_from_members(source: &Path, members: &[Member]) -> Result<Splits, Data
         let mut found = members.iter().filter(|m| batch_name(&m.name) == Some(file));
         match (found.next(), found.next()) {
             (Some(m), None) => Ok(m),
-            (None, _) => Err(DataError::Layout {
-                path: source.to_path_buf(),
-                reason: format!("CIFAR-10 binary batch {file} is missing"),
-            }),
-            (Some(a), Some(b)) => Err(DataError::Layout {
-                path: source.to_path_buf(),
-                reason: format!("two copies of {file}: {} and {}", a.name, b.name),
-            }),
+            (None, _) => Err(DataError::Layout { path: source.to_path_buf(), reason: format!("CIFAR-10 binary batch {file} is missing") }),
+            (Some(a), Some(b)) => Err(DataError::Layout { path: source.to_path_buf(), reason: format!("two copies of {file}: {} and {}", a.name, b.name) }),
         }
     };
     let mut images = Vec::new();
@@ -193,10 +160,7 @@ fn binary_from_members(source: &Path, members: &[Member]) -> Result<Splits, Data
 /// Reads one binary batch file (any number of records) as a dataset.
 pub fn read_cifar_batch(path: &Path) -> Result<Dataset, DataError> {
     let data = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    let name = path
-        .file_stem()
-        .map(|s| format!("cifar10/{}", s.to_string_lossy()))
-        .unwrap_or_else(|| "cifar10".into());
+    let name = path.file_stem().map(|s| format!("cifar10/{}", s.to_string_lossy())).unwrap_or_else(|| "cifar10".into());
     parse_cifar_batch(path, &data, &name)
 }
 
@@ -209,25 +173,12 @@ pub fn parse_cifar_batch(path: &Path, bytes: &[u8], name: &str) -> Result<Datase
 }
 
 /// Appends the records of `bytes` to `images` (N×3×32×32) and `labels`.
-fn parse_batch(
-    path: &Path,
-    bytes: &[u8],
-    images: &mut Vec<u8>,
-    labels: &mut Vec<u8>,
-) -> Result<(), DataError> {
+fn parse_batch(path: &Path, bytes: &[u8], images: &mut Vec<u8>, labels: &mut Vec<u8>) -> Result<(), DataError> {
     if bytes.is_empty() {
-        return Err(DataError::Empty {
-            path: path.to_path_buf(),
-            what: "CIFAR-10 records (file is empty)".into(),
-        });
+        return Err(DataError::Empty { path: path.to_path_buf(), what: "CIFAR-10 records (file is empty)".into() });
     }
     if !bytes.len().is_multiple_of(RECORD_SIZE) {
-        return Err(DataError::Truncated {
-            path: path.to_path_buf(),
-            record_size: RECORD_SIZE,
-            record: bytes.len() / RECORD_SIZE,
-            actual: bytes.len() as u64,
-        });
+        return Err(DataError::Truncated { path: path.to_path_buf(), record_size: RECORD_SIZE, record: bytes.len() / RECORD_SIZE, actual: bytes.len() as u64 });
     }
     let n = bytes.len() / RECORD_SIZE;
     images.reserve(n * (RECORD_SIZE - 1));
@@ -235,12 +186,7 @@ fn parse_batch(
     for (record, chunk) in bytes.chunks_exact(RECORD_SIZE).enumerate() {
         let label = chunk[0];
         if label as usize >= CIFAR10_CLASSES.len() {
-            return Err(DataError::BadLabel {
-                path: path.to_path_buf(),
-                record,
-                label,
-                classes: CIFAR10_CLASSES.len(),
-            });
+            return Err(DataError::BadLabel { path: path.to_path_buf(), record, label, classes: CIFAR10_CLASSES.len() });
         }
         labels.push(label);
         images.extend_from_slice(&chunk[1..]);
@@ -265,26 +211,15 @@ mod tests {
     }
 
     fn batch_files(prefix: &str) -> Vec<(String, Vec<u8>)> {
-        TRAIN_BATCHES
-            .iter()
-            .chain([&TEST_BATCH])
-            .enumerate()
-            .map(|(k, f)| (format!("{prefix}{f}"), records(3, k)))
-            .collect()
+        TRAIN_BATCHES.iter().chain([&TEST_BATCH]).enumerate().map(|(k, f)| (format!("{prefix}{f}"), records(3, k))).collect()
     }
 
     fn check_binary(s: &Splits) {
-        assert_eq!(
-            (s.train.name.as_str(), s.test.name.as_str()),
-            ("cifar10/train", "cifar10/test")
-        );
+        assert_eq!((s.train.name.as_str(), s.test.name.as_str()), ("cifar10/train", "cifar10/test"));
         assert_eq!((s.train.len, s.test.len), (15, 3));
         assert_eq!(s.train.classes, CIFAR10_CLASSES);
         // Record 1 of data_batch_2 is train image 4.
-        assert_eq!(
-            s.train.image(4),
-            &records(3, 1)[RECORD_SIZE + 1..2 * RECORD_SIZE]
-        );
+        assert_eq!(s.train.image(4), &records(3, 1)[RECORD_SIZE + 1..2 * RECORD_SIZE]);
         assert_eq!(s.train.labels[4], 2);
         assert_eq!(s.test.labels, [5, 6, 7]);
     }
@@ -299,10 +234,7 @@ mod tests {
         assert_eq!((d.len, d.channels, d.height, d.width), (3, 3, 32, 32));
         assert_eq!(d.labels, [4, 5, 6]);
         for i in 0..3 {
-            assert_eq!(
-                d.image(i),
-                &bytes[i * RECORD_SIZE + 1..(i + 1) * RECORD_SIZE]
-            );
+            assert_eq!(d.image(i), &bytes[i * RECORD_SIZE + 1..(i + 1) * RECORD_SIZE]);
         }
     }
 
@@ -326,14 +258,8 @@ mod tests {
         let bytes = records(3, 0);
         std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
         let err = read_cifar_batch(&path).unwrap_err();
-        assert!(
-            matches!(err, DataError::Truncated { record: 2, .. }),
-            "{err}"
-        );
-        assert!(
-            err.to_string().contains(&path.display().to_string()),
-            "{err}"
-        );
+        assert!(matches!(err, DataError::Truncated { record: 2, .. }), "{err}");
+        assert!(err.to_string().contains(&path.display().to_string()), "{err}");
     }
 
     #[test]
@@ -344,10 +270,7 @@ mod tests {
         let tar = dir.join(BINARY_ARCHIVE);
         write_tar_gz(&tar, &files);
         let msg = load_cifar10(&tar).unwrap_err().to_string();
-        assert!(
-            msg.contains("cifar-10-binary.tar.gz/cifar-10-batches-bin/data_batch_3.bin"),
-            "{msg}"
-        );
+        assert!(msg.contains("cifar-10-binary.tar.gz/cifar-10-batches-bin/data_batch_3.bin"), "{msg}");
     }
 
     #[test]
@@ -358,17 +281,7 @@ mod tests {
         bytes[RECORD_SIZE] = 10;
         std::fs::write(&path, &bytes).unwrap();
         let err = read_cifar_batch(&path).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DataError::BadLabel {
-                    record: 1,
-                    label: 10,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, DataError::BadLabel { record: 1, label: 10, .. }), "{err}");
         assert!(err.to_string().contains("test_batch.bin"), "{err}");
     }
 
@@ -397,10 +310,7 @@ mod tests {
         let tar = dir.join("c.tar.gz");
         write_tar_gz(&tar, &files);
         write_tree(&dir.join("tree"), &files);
-        for s in [
-            load_cifar10(&tar).unwrap(),
-            load_cifar10(&dir.join("tree/cifar")).unwrap(),
-        ] {
+        for s in [load_cifar10(&tar).unwrap(), load_cifar10(&dir.join("tree/cifar")).unwrap()] {
             assert_eq!(s.train.labels, [0, 3, 3, 9]);
             assert_eq!(s.train.image(1)[0], 30);
             assert_eq!(s.train.image(2)[0], 31);
@@ -414,28 +324,16 @@ mod tests {
     fn image_folder_cifar_rejects_unknown_class() {
         let dir = temp_dir("cifar-img-unknown");
         let img = png_bytes(&[0; 3 * 32 * 32], 3, 32, 32);
-        write_tree(
-            &dir,
-            &[
-                ("train/cats/0.png".into(), img.clone()),
-                ("test/cat/0.png".into(), img),
-            ],
-        );
+        write_tree(&dir, &[("train/cats/0.png".into(), img.clone()), ("test/cat/0.png".into(), img)]);
         let err = load_cifar10(&dir).unwrap_err();
-        assert!(
-            matches!(err, DataError::UnknownClass { ref folder, .. } if folder == "cats"),
-            "{err}"
-        );
+        assert!(matches!(err, DataError::UnknownClass { ref folder, .. } if folder == "cats"), "{err}");
     }
 
     #[test]
     fn unrecognised_folder_is_a_layout_error() {
         let dir = temp_dir("cifar-nothing");
         std::fs::write(dir.join("notes.txt"), b"x").unwrap();
-        assert!(matches!(
-            load_cifar10(&dir).unwrap_err(),
-            DataError::Layout { .. }
-        ));
+        assert!(matches!(load_cifar10(&dir).unwrap_err(), DataError::Layout { .. }));
     }
 
     /// Reads the test split of the real JPEG copy if it is present (≈1–2 s):

@@ -31,21 +31,11 @@ pub enum DataError {
         "truncated file {path}: {actual} bytes is not a whole number of {record_size}-byte records \
          (record {record} is cut short)"
     )]
-    Truncated {
-        path: PathBuf,
-        record_size: usize,
-        record: usize,
-        actual: u64,
-    },
+    Truncated { path: PathBuf, record_size: usize, record: usize, actual: u64 },
 
     /// A label byte outside `0..classes`.
     #[error("bad label {label} in {path}, record {record}: labels must be < {classes}")]
-    BadLabel {
-        path: PathBuf,
-        record: usize,
-        label: u8,
-        classes: usize,
-    },
+    BadLabel { path: PathBuf, record: usize, label: u8, classes: usize },
 
     /// An image file that the `image` crate could not decode.
     #[error("cannot decode image {member} in {path}: {source}")]
@@ -61,23 +51,11 @@ pub enum DataError {
         "image {member} in {path} is {actual_width}x{actual_height}, expected \
          {expected_width}x{expected_height} (width x height)"
     )]
-    ImageSize {
-        path: PathBuf,
-        member: String,
-        expected_width: usize,
-        expected_height: usize,
-        actual_width: usize,
-        actual_height: usize,
-    },
+    ImageSize { path: PathBuf, member: String, expected_width: usize, expected_height: usize, actual_width: usize, actual_height: usize },
 
     /// A class folder whose name is not one of the known classes.
     #[error("unknown class folder {folder:?} ({member}) in {path}; known classes: {known:?}")]
-    UnknownClass {
-        path: PathBuf,
-        member: String,
-        folder: String,
-        known: Vec<String>,
-    },
+    UnknownClass { path: PathBuf, member: String, folder: String, known: Vec<String> },
 
     /// A source that contains no usable samples for `what`.
     #[error("no {what} found in {path}")]
@@ -89,11 +67,7 @@ pub enum DataError {
 
     /// An IDX file with the wrong magic number.
     #[error("bad IDX magic in {path}: found {found:#010x}, expected {expected:#010x}")]
-    IdxMagic {
-        path: PathBuf,
-        found: u32,
-        expected: u32,
-    },
+    IdxMagic { path: PathBuf, found: u32, expected: u32 },
 
     /// An IDX file whose byte count disagrees with its header, or an image/label
     /// pair whose counts or shapes disagree.
@@ -106,9 +80,7 @@ pub enum DataError {
     CacheCorrupt { path: PathBuf, reason: String },
 
     /// A dataset name not understood by [`crate::data::DatasetKind::parse`].
-    #[error(
-        "unknown dataset {name:?}; expected one of \"cifar10\", \"fashion-mnist\", \"synthetic\""
-    )]
+    #[error("unknown dataset {name:?}; expected one of \"cifar10\", \"fashion-mnist\", \"synthetic\"")]
     UnknownDataset { name: String },
 
     /// In-memory data that is inconsistent (buffer length vs. shape, labels vs. classes).
@@ -119,10 +91,7 @@ pub enum DataError {
 impl DataError {
     /// Wraps an I/O error with the path it happened on.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        DataError::Io {
-            path: path.into(),
-            source,
-        }
+        DataError::Io { path: path.into(), source }
     }
 }
 

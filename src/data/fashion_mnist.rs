@@ -26,18 +26,7 @@ use super::{Dataset, Splits};
 pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
 /// Fashion-MNIST class names in label order.
-pub const FASHION_MNIST_CLASSES: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
+pub const FASHION_MNIST_CLASSES: [&str; 10] = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
 /// IDX magic of a 3-d unsigned-byte array (images).
 pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -59,9 +48,7 @@ pub fn read_idx(path: &Path, expected_magic: u32) -> Result<IdxArray, DataError>
     let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(raw.len() * 2);
-        flate2::read::GzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| DataError::io(path, e))?;
+        flate2::read::GzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(|e| DataError::io(path, e))?;
         out
     } else {
         raw
@@ -71,44 +58,23 @@ pub fn read_idx(path: &Path, expected_magic: u32) -> Result<IdxArray, DataError>
 
 /// Parses IDX bytes; `path` is only used in errors.
 pub fn parse_idx(path: &Path, bytes: &[u8], expected_magic: u32) -> Result<IdxArray, DataError> {
-    let size_err = |reason: String| DataError::IdxSize {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let magic = read_u32(bytes, 0)
-        .ok_or_else(|| size_err(format!("{} bytes is too short for the header", bytes.len())))?;
+    let size_err = |reason: String| DataError::IdxSize { path: path.to_path_buf(), reason };
+    let magic = read_u32(bytes, 0).ok_or_else(|| size_err(format!("{} bytes is too short for the header", bytes.len())))?;
     if magic != expected_magic {
-        return Err(DataError::IdxMagic {
-            path: path.to_path_buf(),
-            found: magic,
-            expected: expected_magic,
-        });
+        return Err(DataError::IdxMagic { path: path.to_path_buf(), found: magic, expected: expected_magic });
     }
     let ndim = (magic & 0xff) as usize;
     let header = 4 + 4 * ndim;
     let dims: Vec<usize> = (0..ndim)
         .map(|k| read_u32(bytes, 4 + 4 * k).map(|d| d as usize))
         .collect::<Option<_>>()
-        .ok_or_else(|| {
-            size_err(format!(
-                "{} bytes is too short for {ndim} dimensions",
-                bytes.len()
-            ))
-        })?;
-    let count = dims
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| size_err(format!("dimensions {dims:?} overflow")))?;
+        .ok_or_else(|| size_err(format!("{} bytes is too short for {ndim} dimensions", bytes.len())))?;
+    let count = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| size_err(format!("dimensions {dims:?} overflow")))?;
     let have = bytes.len() - header;
     if have != count {
-        return Err(size_err(format!(
-            "dimensions {dims:?} need {count} data bytes, file has {have}"
-        )));
+        return Err(size_err(format!("dimensions {dims:?} need {count} data bytes, file has {have}")));
     }
-    Ok(IdxArray {
-        dims,
-        data: bytes[header..].to_vec(),
-    })
+    Ok(IdxArray { dims, data: bytes[header..].to_vec() })
 }
 
 fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
@@ -120,56 +86,26 @@ fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
 /// spellings with a dot).
 fn find_idx(dir: &Path, base: &str) -> Result<PathBuf, DataError> {
     let dotted = base.replacen("-idx", ".idx", 1);
-    for name in [
-        format!("{base}.gz"),
-        base.to_string(),
-        format!("{dotted}.gz"),
-        dotted,
-    ] {
+    for name in [format!("{base}.gz"), base.to_string(), format!("{dotted}.gz"), dotted] {
         let p = dir.join(&name);
         if p.is_file() {
             return Ok(p);
         }
     }
-    Err(DataError::Layout {
-        path: dir.to_path_buf(),
-        reason: format!("missing IDX file {base}[.gz]"),
-    })
+    Err(DataError::Layout { path: dir.to_path_buf(), reason: format!("missing IDX file {base}[.gz]") })
 }
 
 /// Reads an image IDX file (`[N, H, W]`) and its label IDX file (`[N]`) as a
 /// 1×H×W dataset; labels must be `< classes.len()`.
-pub fn load_idx_pair(
-    images: &Path,
-    labels: &Path,
-    classes: &[&str],
-    name: &str,
-) -> Result<Dataset, DataError> {
+pub fn load_idx_pair(images: &Path, labels: &Path, classes: &[&str], name: &str) -> Result<Dataset, DataError> {
     let img = read_idx(images, IDX_IMAGES_MAGIC)?;
     let lab = read_idx(labels, IDX_LABELS_MAGIC)?;
     let (n, h, w) = (img.dims[0], img.dims[1], img.dims[2]);
     if lab.dims[0] != n {
-        return Err(DataError::IdxSize {
-            path: labels.to_path_buf(),
-            reason: format!(
-                "{} labels for {n} images in {}",
-                lab.dims[0],
-                images.display()
-            ),
-        });
+        return Err(DataError::IdxSize { path: labels.to_path_buf(), reason: format!("{} labels for {n} images in {}", lab.dims[0], images.display()) });
     }
-    if let Some((record, &label)) = lab
-        .data
-        .iter()
-        .enumerate()
-        .find(|(_, l)| **l as usize >= classes.len())
-    {
-        return Err(DataError::BadLabel {
-            path: labels.to_path_buf(),
-            record,
-            label,
-            classes: classes.len(),
-        });
+    if let Some((record, &label)) = lab.data.iter().enumerate().find(|(_, l)| **l as usize >= classes.len()) {
+        return Err(DataError::BadLabel { path: labels.to_path_buf(), record, label, classes: classes.len() });
     }
     let classes = classes.iter().map(|s| s.to_string()).collect();
     Dataset::new(name, img.data, lab.data, 1, h, w, classes)
@@ -180,27 +116,17 @@ pub fn load_idx_pair(
 pub fn load_fashion_mnist(dir: &Path) -> Result<Splits, DataError> {
     let meta = std::fs::metadata(dir).map_err(|e| DataError::io(dir, e))?;
     if !meta.is_dir() {
-        return Err(DataError::Layout {
-            path: dir.to_path_buf(),
-            reason: "Fashion-MNIST expects a folder holding the four IDX files".into(),
-        });
+        return Err(DataError::Layout { path: dir.to_path_buf(), reason: "Fashion-MNIST expects a folder holding the four IDX files".into() });
     }
     let split = |prefix: &str| -> Result<Dataset, DataError> {
         load_idx_pair(
             &find_idx(dir, &format!("{prefix}-images-idx3-ubyte"))?,
             &find_idx(dir, &format!("{prefix}-labels-idx1-ubyte"))?,
             &FASHION_MNIST_CLASSES,
-            if prefix == "train" {
-                "fashion-mnist/train"
-            } else {
-                "fashion-mnist/test"
-            },
+            if prefix == "train" { "fashion-mnist/train" } else { "fashion-mnist/test" },
         )
     };
-    Ok(Splits {
-        train: split("train")?,
-        test: split("t10k")?,
-    })
+    Ok(Splits { train: split("train")?, test: split("t10k")? })
 }
 
 #[cfg(test)]
@@ -229,22 +155,10 @@ mod tests {
         let train: Vec<u8> = (0..18).collect();
         let test: Vec<u8> = (100..112).collect();
         let w = |name: &str, b: Vec<u8>| std::fs::write(dir.join(name), b).unwrap();
-        w(
-            "train-images-idx3-ubyte.gz",
-            gz(&idx_bytes(IDX_IMAGES_MAGIC, &[3, 2, 3], &train)),
-        );
-        w(
-            "train-labels-idx1-ubyte.gz",
-            gz(&idx_bytes(IDX_LABELS_MAGIC, &[3], &[9, 0, 4])),
-        );
-        w(
-            "t10k-images-idx3-ubyte",
-            idx_bytes(IDX_IMAGES_MAGIC, &[2, 2, 3], &test),
-        );
-        w(
-            "t10k-labels-idx1-ubyte",
-            idx_bytes(IDX_LABELS_MAGIC, &[2], &[1, 2]),
-        );
+        w("train-images-idx3-ubyte.gz", gz(&idx_bytes(IDX_IMAGES_MAGIC, &[3, 2, 3], &train)));
+        w("train-labels-idx1-ubyte.gz", gz(&idx_bytes(IDX_LABELS_MAGIC, &[3], &[9, 0, 4])));
+        w("t10k-images-idx3-ubyte", idx_bytes(IDX_IMAGES_MAGIC, &[2, 2, 3], &test));
+        w("t10k-labels-idx1-ubyte", idx_bytes(IDX_LABELS_MAGIC, &[2], &[1, 2]));
         (train, test)
     }
 
@@ -253,10 +167,7 @@ mod tests {
         let dir = temp_dir("idx");
         let (train, test) = write_fixture(&dir);
         let s = load_fashion_mnist(&dir).unwrap();
-        assert_eq!(
-            (s.train.len, s.train.channels, s.train.height, s.train.width),
-            (3, 1, 2, 3)
-        );
+        assert_eq!((s.train.len, s.train.channels, s.train.height, s.train.width), (3, 1, 2, 3));
         assert_eq!(s.train.images, train);
         assert_eq!(s.train.labels, [9, 0, 4]);
         assert_eq!(s.test.images, test);
@@ -271,10 +182,7 @@ mod tests {
         let path = dir.join("t10k-labels-idx1-ubyte");
         std::fs::write(&path, idx_bytes(0x0000_0803, &[2, 1, 1], &[1, 2])).unwrap();
         let err = load_fashion_mnist(&dir).unwrap_err();
-        assert!(
-            matches!(err, DataError::IdxMagic { found: 0x803, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, DataError::IdxMagic { found: 0x803, .. }), "{err}");
         assert!(err.to_string().contains("t10k-labels-idx1-ubyte"), "{err}");
     }
 
@@ -286,42 +194,18 @@ mod tests {
         let err = read_idx(&path, IDX_IMAGES_MAGIC).unwrap_err();
         assert!(matches!(err, DataError::IdxSize { .. }), "{err}");
         std::fs::write(&path, [0u8, 0]).unwrap();
-        assert!(matches!(
-            read_idx(&path, IDX_IMAGES_MAGIC),
-            Err(DataError::IdxSize { .. })
-        ));
+        assert!(matches!(read_idx(&path, IDX_IMAGES_MAGIC), Err(DataError::IdxSize { .. })));
     }
 
     #[test]
     fn idx_label_count_mismatch_and_bad_label_are_errors() {
         let dir = temp_dir("idx-labels");
         write_fixture(&dir);
-        std::fs::write(
-            dir.join("t10k-labels-idx1-ubyte"),
-            idx_bytes(IDX_LABELS_MAGIC, &[1], &[1]),
-        )
-        .unwrap();
-        assert!(matches!(
-            load_fashion_mnist(&dir),
-            Err(DataError::IdxSize { .. })
-        ));
-        std::fs::write(
-            dir.join("t10k-labels-idx1-ubyte"),
-            idx_bytes(IDX_LABELS_MAGIC, &[2], &[1, 10]),
-        )
-        .unwrap();
+        std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx_bytes(IDX_LABELS_MAGIC, &[1], &[1])).unwrap();
+        assert!(matches!(load_fashion_mnist(&dir), Err(DataError::IdxSize { .. })));
+        std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx_bytes(IDX_LABELS_MAGIC, &[2], &[1, 10])).unwrap();
         let err = load_fashion_mnist(&dir).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DataError::BadLabel {
-                    record: 1,
-                    label: 10,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, DataError::BadLabel { record: 1, label: 10, .. }), "{err}");
     }
 
     #[test]
@@ -346,18 +230,9 @@ mod tests {
         assert_eq!(s.train.class_counts(), vec![6000; 10]);
         assert_eq!(s.test.class_counts(), vec![1000; 10]);
         let (mean, std) = s.train.channel_stats();
-        eprintln!(
-            "Fashion-MNIST train pixel mean {:.6} std {:.6}",
-            mean[0], std[0]
-        );
-        assert!(
-            (mean[0] - crate::data::FASHION_MNIST_MEAN[0] as f64).abs() < 5e-4,
-            "{mean:?}"
-        );
-        assert!(
-            (std[0] - crate::data::FASHION_MNIST_STD[0] as f64).abs() < 5e-4,
-            "{std:?}"
-        );
+        eprintln!("Fashion-MNIST train pixel mean {:.6} std {:.6}", mean[0], std[0]);
+        assert!((mean[0] - crate::data::FASHION_MNIST_MEAN[0] as f64).abs() < 5e-4, "{mean:?}");
+        assert!((std[0] - crate::data::FASHION_MNIST_STD[0] as f64).abs() < 5e-4, "{std:?}");
         let padded = s.test.pad(2);
         assert_eq!((padded.height, padded.width), (32, 32));
     }

@@ -80,23 +80,14 @@ pub fn parse_member_name(name: &str) -> Option<(&str, &str, &str)> {
 /// Reads the `train` and `test` splits of an image folder (folder or `.tar.gz`)
 /// in one pass.
 pub fn load_image_folder(source: &Path, spec: &FolderSpec) -> Result<Splits, DataError> {
-    let members = read_members(source, |n| {
-        matches!(parse_member_name(n), Some((_, "train" | "test", _)))
-    })?;
+    let members = read_members(source, |n| matches!(parse_member_name(n), Some((_, "train" | "test", _))))?;
     splits_from_members(source, members, spec)
 }
 
 /// Reads a single split (e.g. `"test"`) of an image folder; only that split's
 /// images are decoded (an archive is still streamed completely).
-pub fn load_image_split(
-    source: &Path,
-    split: &str,
-    spec: &FolderSpec,
-) -> Result<Dataset, DataError> {
-    let members = read_members(
-        source,
-        |n| matches!(parse_member_name(n), Some((_, s, _)) if s == split),
-    )?;
+pub fn load_image_split(source: &Path, split: &str, spec: &FolderSpec) -> Result<Dataset, DataError> {
+    let members = read_members(source, |n| matches!(parse_member_name(n), Some((_, s, _)) if s == split))?;
     check_single_prefix(source, &members)?;
     let classes = match &spec.classes {
         Some(c) => c.clone(),
@@ -108,26 +99,14 @@ pub fn load_image_split(
 
 /// Builds train/test datasets from already-read members named
 /// `[prefix/]split/class/file` (members of other shapes are ignored).
-pub fn splits_from_members(
-    source: &Path,
-    members: Vec<Member>,
-    spec: &FolderSpec,
-) -> Result<Splits, DataError> {
-    let members: Vec<Member> = members
-        .into_iter()
-        .filter(|m| parse_member_name(&m.name).is_some())
-        .collect();
+pub fn splits_from_members(source: &Path, members: Vec<Member>, spec: &FolderSpec) -> Result<Splits, DataError> {
+    let members: Vec<Member> = members.into_iter().filter(|m| parse_member_name(&m.name).is_some()).collect();
     check_single_prefix(source, &members)?;
     let classes = match &spec.classes {
         Some(c) => c.clone(),
         None => folder_classes(&members, "train"),
     };
-    let of_split = |want: &str| -> Vec<&Member> {
-        members
-            .iter()
-            .filter(|m| matches!(parse_member_name(&m.name), Some((_, s, _)) if s == want))
-            .collect()
-    };
+    let of_split = |want: &str| -> Vec<&Member> { members.iter().filter(|m| matches!(parse_member_name(&m.name), Some((_, s, _)) if s == want)).collect() };
     let train = decode_split(source, "train", &of_split("train"), &classes, spec)?;
     let test = decode_split(source, "test", &of_split("test"), &classes, spec)?;
     Ok(Splits { train, test })
@@ -157,9 +136,7 @@ fn check_single_prefix(source: &Path, members: &[Member]) -> Result<(), DataErro
                 Some(p) if p != prefix => {
                     return Err(DataError::Layout {
                         path: source.to_path_buf(),
-                        reason: format!(
-                            "images under two different top-level folders ({p:?} and {prefix:?})"
-                        ),
+                        reason: format!("images under two different top-level folders ({p:?} and {prefix:?})"),
                     });
                 }
                 _ => {}
@@ -170,34 +147,18 @@ fn check_single_prefix(source: &Path, members: &[Member]) -> Result<(), DataErro
 }
 
 /// Decodes the members of one split (sorted by name) into a dataset.
-fn decode_split(
-    source: &Path,
-    split: &str,
-    members: &[&Member],
-    classes: &[String],
-    spec: &FolderSpec,
-) -> Result<Dataset, DataError> {
+fn decode_split(source: &Path, split: &str, members: &[&Member], classes: &[String], spec: &FolderSpec) -> Result<Dataset, DataError> {
     if members.is_empty() {
-        return Err(DataError::Empty {
-            path: source.to_path_buf(),
-            what: format!("images under {split}/<class>/"),
-        });
+        return Err(DataError::Empty { path: source.to_path_buf(), what: format!("images under {split}/<class>/") });
     }
     // Labels first: unknown class folders are reported before any decoding.
     let mut labels = Vec::with_capacity(members.len());
     for m in members {
-        let class = parse_member_name(&m.name)
-            .map(|(_, _, c)| c)
-            .unwrap_or_default();
+        let class = parse_member_name(&m.name).map(|(_, _, c)| c).unwrap_or_default();
         match classes.iter().position(|c| c == class) {
             Some(k) if k < 256 => labels.push(k as u8),
             _ => {
-                return Err(DataError::UnknownClass {
-                    path: source.to_path_buf(),
-                    member: m.name.clone(),
-                    folder: class.to_string(),
-                    known: classes.to_vec(),
-                });
+                return Err(DataError::UnknownClass { path: source.to_path_buf(), member: m.name.clone(), folder: class.to_string(), known: classes.to_vec() });
             }
         }
     }
@@ -211,17 +172,11 @@ fn decode_split(
     let channels = spec.color.channels();
     let size = channels * height * width;
     if size == 0 {
-        return Err(DataError::Layout {
-            path: source.to_path_buf(),
-            reason: format!("image size {height}x{width} is empty"),
-        });
+        return Err(DataError::Layout { path: source.to_path_buf(), reason: format!("image size {height}x{width} is empty") });
     }
     let mut images = vec![0u8; members.len() * size];
 
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 32);
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 32);
     let per_thread = members.len().div_ceil(threads).max(1);
     let results: Vec<Result<(), DataError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = members
@@ -248,34 +203,15 @@ fn decode_split(
     for r in results {
         r?;
     }
-    Dataset::new(
-        format!("{}/{split}", spec.name),
-        images,
-        labels,
-        channels,
-        height,
-        width,
-        classes.to_vec(),
-    )
+    Dataset::new(format!("{}/{split}", spec.name), images, labels, channels, height, width, classes.to_vec())
 }
 
 fn decode(source: &Path, m: &Member) -> Result<image::DynamicImage, DataError> {
-    image::load_from_memory(&m.data).map_err(|e| DataError::Decode {
-        path: source.to_path_buf(),
-        member: m.name.clone(),
-        source: e,
-    })
+    image::load_from_memory(&m.data).map_err(|e| DataError::Decode { path: source.to_path_buf(), member: m.name.clone(), source: e })
 }
 
 /// Decodes one member, checks its size and writes it C×H×W into `dst`.
-fn decode_into(
-    source: &Path,
-    m: &Member,
-    color: ColorMode,
-    height: usize,
-    width: usize,
-    dst: &mut [u8],
-) -> Result<(), DataError> {
+fn decode_into(source: &Path, m: &Member, color: ColorMode, height: usize, width: usize, dst: &mut [u8]) -> Result<(), DataError> {
     let img = decode(source, m)?;
     let (w, h) = (img.width() as usize, img.height() as usize);
     if (h, w) != (height, width) {
@@ -319,8 +255,7 @@ pub(crate) mod test_images {
         let plane = h * w;
         if c == 1 {
             let img = image::GrayImage::from_raw(w as u32, h as u32, chw.to_vec()).unwrap();
-            img.write_to(&mut Cursor::new(&mut buf), image::ImageFormat::Png)
-                .unwrap();
+            img.write_to(&mut Cursor::new(&mut buf), image::ImageFormat::Png).unwrap();
         } else {
             let mut hwc = vec![0u8; 3 * plane];
             for i in 0..plane {
@@ -329,8 +264,7 @@ pub(crate) mod test_images {
                 }
             }
             let img = image::RgbImage::from_raw(w as u32, h as u32, hwc).unwrap();
-            img.write_to(&mut Cursor::new(&mut buf), image::ImageFormat::Png)
-                .unwrap();
+            img.write_to(&mut Cursor::new(&mut buf), image::ImageFormat::Png).unwrap();
         }
         buf
     }
@@ -344,9 +278,7 @@ mod tests {
 
     /// Deterministic pseudo-random 3×4×5 image number `k`.
     fn pixels(k: usize) -> Vec<u8> {
-        (0..3 * 4 * 5)
-            .map(|i| ((i * 37 + k * 101) % 256) as u8)
-            .collect()
+        (0..3 * 4 * 5).map(|i| ((i * 37 + k * 101) % 256) as u8).collect()
     }
 
     fn tree(prefix: &str) -> Vec<(String, Vec<u8>)> {
@@ -355,10 +287,7 @@ mod tests {
             for class in ["dog", "cat"] {
                 for i in 0..n {
                     let k = files.len();
-                    files.push((
-                        format!("{prefix}{split}/{class}/{i:04}.png"),
-                        png_bytes(&pixels(k), 3, 4, 5),
-                    ));
+                    files.push((format!("{prefix}{split}/{class}/{i:04}.png"), png_bytes(&pixels(k), 3, 4, 5)));
                 }
             }
         }
@@ -367,25 +296,13 @@ mod tests {
     }
 
     fn spec(classes: Option<Vec<String>>) -> FolderSpec {
-        FolderSpec {
-            name: "toy".into(),
-            classes,
-            color: ColorMode::Rgb,
-            size: None,
-        }
+        FolderSpec { name: "toy".into(), classes, color: ColorMode::Rgb, size: None }
     }
 
     fn check(splits: &Splits, files: &[(String, Vec<u8>)]) {
         assert_eq!(splits.train.classes, ["cat", "dog"]);
         assert_eq!((splits.train.len, splits.test.len), (6, 4));
-        assert_eq!(
-            (
-                splits.train.channels,
-                splits.train.height,
-                splits.train.width
-            ),
-            (3, 4, 5)
-        );
+        assert_eq!((splits.train.channels, splits.train.height, splits.train.width), (3, 4, 5));
         // Sorted by name: cat images (written as k = 3..6) come first with label 0.
         assert_eq!(splits.train.labels, [0, 0, 0, 1, 1, 1]);
         assert_eq!(splits.train.image(0), pixels(3).as_slice());
@@ -417,13 +334,9 @@ mod tests {
     fn unknown_class_folder_is_an_error_naming_folder_and_source() {
         let dir = temp_dir("imgunknown");
         write_tree(&dir, &tree(""));
-        let err =
-            load_image_folder(&dir, &spec(Some(vec!["cat".into(), "bird".into()]))).unwrap_err();
+        let err = load_image_folder(&dir, &spec(Some(vec!["cat".into(), "bird".into()]))).unwrap_err();
         let msg = err.to_string();
-        assert!(
-            matches!(err, DataError::UnknownClass { ref folder, .. } if folder == "dog"),
-            "{msg}"
-        );
+        assert!(matches!(err, DataError::UnknownClass { ref folder, .. } if folder == "dog"), "{msg}");
         assert!(msg.contains(&dir.display().to_string()), "{msg}");
     }
 
@@ -452,13 +365,7 @@ mod tests {
     fn grayscale_mode_gives_one_channel() {
         let dir = temp_dir("imggray");
         let img: Vec<u8> = (0..20).collect();
-        write_tree(
-            &dir,
-            &[
-                ("train/a/0.png".into(), png_bytes(&img, 1, 4, 5)),
-                ("test/a/0.png".into(), png_bytes(&img, 1, 4, 5)),
-            ],
-        );
+        write_tree(&dir, &[("train/a/0.png".into(), png_bytes(&img, 1, 4, 5)), ("test/a/0.png".into(), png_bytes(&img, 1, 4, 5))]);
         let mut s = spec(None);
         s.color = ColorMode::Gray;
         let splits = load_image_folder(&dir, &s).unwrap();
@@ -469,10 +376,7 @@ mod tests {
     #[test]
     fn missing_split_is_an_empty_error() {
         let dir = temp_dir("imgempty");
-        write_tree(
-            &dir,
-            &[("train/a/0.png".into(), png_bytes(&[0; 20], 1, 4, 5))],
-        );
+        write_tree(&dir, &[("train/a/0.png".into(), png_bytes(&[0; 20], 1, 4, 5))]);
         let err = load_image_folder(&dir, &spec(None)).unwrap_err();
         assert!(matches!(err, DataError::Empty { .. }), "{err}");
     }

@@ -43,7 +43,7 @@ pub use cache::load_or_build;
 pub use cifar::{CIFAR10_CLASSES, load_cifar10};
 pub use error::DataError;
 pub use fashion_mnist::{FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, load_fashion_mnist};
-pub use open::{CIFAR10_DEFAULT_DIR, DatasetInfo, cifar10_source, open};
+pub use open::{CIFAR10_DEFAULT_DIR, DatasetInfo, cifar10_source, cifar10_source_or_download, open};
 pub use synthetic::{SyntheticSpec, synthetic};
 
 /// CIFAR-10 per-channel mean of the training set (RGB), on the `[0, 1]` scale:
@@ -104,10 +104,7 @@ pub struct Splits {
 impl Splits {
     /// Zero-pads both splits by `p` pixels on every side (see [`Dataset::pad`]).
     pub fn pad(&self, p: usize) -> Splits {
-        Splits {
-            train: self.train.pad(p),
-            test: self.test.pad(p),
-        }
+        Splits { train: self.train.pad(p), test: self.test.pad(p) }
     }
 }
 
@@ -124,43 +121,18 @@ impl Dataset {
     ) -> Result<Self, DataError> {
         let name = name.into();
         let len = labels.len();
-        let invalid = |reason: String| DataError::Invalid {
-            name: name.clone(),
-            reason,
-        };
+        let invalid = |reason: String| DataError::Invalid { name: name.clone(), reason };
         if classes.len() > 256 {
-            return Err(invalid(format!(
-                "{} classes do not fit u8 labels",
-                classes.len()
-            )));
+            return Err(invalid(format!("{} classes do not fit u8 labels", classes.len())));
         }
         let expected = len * channels * height * width;
         if images.len() != expected {
-            return Err(invalid(format!(
-                "{} pixel bytes for {len} images of {channels}x{height}x{width} (expected {expected})",
-                images.len()
-            )));
+            return Err(invalid(format!("{} pixel bytes for {len} images of {channels}x{height}x{width} (expected {expected})", images.len())));
         }
-        if let Some((i, &l)) = labels
-            .iter()
-            .enumerate()
-            .find(|(_, l)| **l as usize >= classes.len())
-        {
-            return Err(invalid(format!(
-                "label {l} of image {i} is not < {} classes",
-                classes.len()
-            )));
+        if let Some((i, &l)) = labels.iter().enumerate().find(|(_, l)| **l as usize >= classes.len()) {
+            return Err(invalid(format!("label {l} of image {i} is not < {} classes", classes.len())));
         }
-        Ok(Dataset {
-            name,
-            images,
-            labels,
-            len,
-            channels,
-            height,
-            width,
-            classes,
-        })
+        Ok(Dataset { name, images, labels, len, channels, height, width, classes })
     }
 
     /// Bytes per image, `C*H*W`.
@@ -238,19 +210,14 @@ impl Dataset {
     pub fn subset_stratified(&self, n: usize, seed: u64) -> Dataset {
         let n = n.min(self.len);
         let counts = self.class_counts();
-        let mut per_class: Vec<Vec<usize>> =
-            counts.iter().map(|&c| Vec::with_capacity(c)).collect();
+        let mut per_class: Vec<Vec<usize>> = counts.iter().map(|&c| Vec::with_capacity(c)).collect();
         for (i, &l) in self.labels.iter().enumerate() {
             per_class[l as usize].push(i);
         }
         // Quotas by largest remainder.
         let len = self.len.max(1);
         let mut quota: Vec<usize> = counts.iter().map(|&c| c * n / len).collect();
-        let mut rest: Vec<(usize, usize)> = counts
-            .iter()
-            .enumerate()
-            .map(|(k, &c)| (c * n % len, k))
-            .collect();
+        let mut rest: Vec<(usize, usize)> = counts.iter().enumerate().map(|(k, &c)| (c * n % len, k)).collect();
         rest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         let missing = n - quota.iter().sum::<usize>();
         for &(_, k) in rest.iter().take(missing) {
@@ -275,22 +242,13 @@ impl Dataset {
         let (h, w) = (self.height, self.width);
         let (ph, pw) = (h + 2 * p, w + 2 * p);
         let mut images = vec![0u8; self.len * self.channels * ph * pw];
-        for (src_plane, dst_plane) in self
-            .images
-            .chunks_exact(h * w)
-            .zip(images.chunks_exact_mut(ph * pw))
-        {
+        for (src_plane, dst_plane) in self.images.chunks_exact(h * w).zip(images.chunks_exact_mut(ph * pw)) {
             for y in 0..h {
                 let dst = (y + p) * pw + p;
                 dst_plane[dst..dst + w].copy_from_slice(&src_plane[y * w..(y + 1) * w]);
             }
         }
-        Dataset {
-            images,
-            height: ph,
-            width: pw,
-            ..self.clone_meta()
-        }
+        Dataset { images, height: ph, width: pw, ..self.clone_meta() }
     }
 
     /// The dataset with every image mirrored left-right.
@@ -299,10 +257,7 @@ impl Dataset {
         for row in images.chunks_exact_mut(self.width.max(1)) {
             row.reverse();
         }
-        Dataset {
-            images,
-            ..self.clone_meta()
-        }
+        Dataset { images, ..self.clone_meta() }
     }
 
     /// Per-channel mean and standard deviation of the pixels on the `[0, 1]`
@@ -324,11 +279,7 @@ impl Dataset {
         }
         let n = (self.len * plane).max(1) as f64;
         let mean: Vec<f64> = sum.iter().map(|&s| s as f64 / n / 255.0).collect();
-        let std = sum_sq
-            .iter()
-            .zip(&mean)
-            .map(|(&q, &m)| (q as f64 / n / (255.0 * 255.0) - m * m).max(0.0).sqrt())
-            .collect();
+        let std = sum_sq.iter().zip(&mean).map(|(&q, &m)| (q as f64 / n / (255.0 * 255.0) - m * m).max(0.0).sqrt()).collect();
         (mean, std)
     }
 
@@ -366,9 +317,7 @@ impl DatasetKind {
             "cifar10" | "cifar-10" => Ok(DatasetKind::Cifar10),
             "fashion-mnist" | "fashion_mnist" | "fashionmnist" => Ok(DatasetKind::FashionMnist),
             "synthetic" => Ok(DatasetKind::Synthetic),
-            _ => Err(DataError::UnknownDataset {
-                name: s.to_string(),
-            }),
+            _ => Err(DataError::UnknownDataset { name: s.to_string() }),
         }
     }
 
@@ -396,9 +345,7 @@ impl DatasetKind {
         match self {
             DatasetKind::Cifar10 => Normalize::new(&CIFAR10_MEAN, &CIFAR10_STD),
             DatasetKind::FashionMnist => Normalize::new(&FASHION_MNIST_MEAN, &FASHION_MNIST_STD),
-            DatasetKind::Synthetic => {
-                Normalize::new(&synthetic::SYNTHETIC_MEAN, &synthetic::SYNTHETIC_STD)
-            }
+            DatasetKind::Synthetic => Normalize::new(&synthetic::SYNTHETIC_MEAN, &synthetic::SYNTHETIC_STD),
         }
     }
 
@@ -433,16 +380,7 @@ mod tests {
         let (c, h, w) = (2, 3, 4);
         let images = (0..n * c * h * w).map(|v| (v % 251) as u8).collect();
         let labels = (0..n).map(|i| (i % 3) as u8).collect();
-        Dataset::new(
-            "toy",
-            images,
-            labels,
-            c,
-            h,
-            w,
-            vec!["a".into(), "b".into(), "c".into()],
-        )
-        .unwrap()
+        Dataset::new("toy", images, labels, c, h, w, vec!["a".into(), "b".into(), "c".into()]).unwrap()
     }
 
     #[test]
@@ -495,11 +433,7 @@ mod tests {
                     for x in 0..8 {
                         let v = p.image(i)[(c * 7 + y) * 8 + x];
                         let inside = (2..5).contains(&y) && (2..6).contains(&x);
-                        let want = if inside {
-                            d.image(i)[(c * 3 + y - 2) * 4 + x - 2]
-                        } else {
-                            0
-                        };
+                        let want = if inside { d.image(i)[(c * 3 + y - 2) * 4 + x - 2] } else { 0 };
                         assert_eq!(v, want);
                     }
                 }
@@ -525,29 +459,16 @@ mod tests {
 
     #[test]
     fn dataset_kind_parses_names_and_rejects_others() {
-        for k in [
-            DatasetKind::Cifar10,
-            DatasetKind::FashionMnist,
-            DatasetKind::Synthetic,
-        ] {
+        for k in [DatasetKind::Cifar10, DatasetKind::FashionMnist, DatasetKind::Synthetic] {
             assert_eq!(DatasetKind::parse(k.name()).unwrap(), k);
             assert_eq!(k.name().parse::<DatasetKind>().unwrap(), k);
         }
-        assert!(
-            DatasetKind::parse("mnist")
-                .unwrap_err()
-                .to_string()
-                .contains("mnist")
-        );
+        assert!(DatasetKind::parse("mnist").unwrap_err().to_string().contains("mnist"));
     }
 
     #[test]
     fn normalisation_constants_have_one_entry_per_channel() {
-        for k in [
-            DatasetKind::Cifar10,
-            DatasetKind::FashionMnist,
-            DatasetKind::Synthetic,
-        ] {
+        for k in [DatasetKind::Cifar10, DatasetKind::FashionMnist, DatasetKind::Synthetic] {
             let n = k.normalize();
             assert_eq!(n.mean.len(), k.channels());
             assert_eq!(n.std.len(), k.channels());

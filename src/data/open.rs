@@ -17,9 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cache::{CacheStatus, load_or_build_with_status};
 use super::error::DataError;
-use super::{
-    DatasetKind, FASHION_MNIST_DIR, Splits, SyntheticSpec, load_cifar10, load_fashion_mnist,
-};
+use super::{DatasetKind, FASHION_MNIST_DIR, Splits, SyntheticSpec, load_cifar10, load_fashion_mnist};
 
 /// A dataset loader: source path to splits.
 type Loader = fn(&Path) -> Result<Splits, DataError>;
@@ -97,31 +95,55 @@ pub fn cifar10_source(path: Option<&Path>) -> Result<PathBuf, DataError> {
     }
 }
 
+/// Where the official CIFAR-10 binaries are downloaded to when no local copy is found.
+pub const CIFAR10_DOWNLOAD: &str = "data/cifar-10-binary.tar.gz";
+/// The official CIFAR-10 binary archive.
+pub const CIFAR10_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+
+/// [`cifar10_source`], or — when there is no local copy at all — the official binaries,
+/// downloaded once (with `curl`) into [`CIFAR10_DOWNLOAD`] and reused from there.
+pub fn cifar10_source_or_download(path: Option<&Path>) -> Result<PathBuf, DataError> {
+    if let Ok(p) = cifar10_source(path) {
+        return Ok(p);
+    }
+    let target = PathBuf::from(CIFAR10_DOWNLOAD);
+    if target.exists() {
+        return Ok(target);
+    }
+    let dir = target.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
+    eprintln!("CIFAR-10 not found locally (no --data, {CIFAR10_DEFAULT_DIR} or ${CIFAR10_ARCHIVE_ENV}): downloading {CIFAR10_URL}");
+    let tmp = crate::provenance::temp_sibling(&target);
+    let status = std::process::Command::new("curl").args(["-fL", "--retry", "3", "-o"]).arg(&tmp).arg(CIFAR10_URL).status();
+    let failed = |reason: String| {
+        let _ = std::fs::remove_file(&tmp);
+        DataError::Layout { path: target.clone(), reason }
+    };
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => return Err(failed(format!("downloading {CIFAR10_URL} failed ({s}); set ${CIFAR10_ARCHIVE_ENV} to a local copy"))),
+        Err(e) => return Err(failed(format!("cannot run curl to download {CIFAR10_URL} ({e}); set ${CIFAR10_ARCHIVE_ENV} to a local copy"))),
+    }
+    crate::provenance::commit_temp(&tmp, &target).map_err(|e| DataError::io(&target, e))?;
+    Ok(target)
+}
+
 /// Loads `kind` (from `path` or its default location, through the cache in
 /// `cache_dir`), pads Fashion-MNIST to 32×32, and describes the result.
 /// With `verbose`, reports source, cache use and time on stderr.
-pub fn open(
-    kind: DatasetKind,
-    path: Option<&Path>,
-    cache_dir: &Path,
-    verbose: bool,
-) -> Result<(Splits, DatasetInfo), DataError> {
+pub fn open(kind: DatasetKind, path: Option<&Path>, cache_dir: &Path, verbose: bool) -> Result<(Splits, DatasetInfo), DataError> {
     let started = Instant::now();
     let (splits, source) = match kind {
         DatasetKind::Synthetic => (SyntheticSpec::default().generate(), None),
         DatasetKind::Cifar10 | DatasetKind::FashionMnist => {
             let (source, builder): (PathBuf, Loader) = match kind {
                 DatasetKind::Cifar10 => (cifar10_source(path)?, load_cifar10),
-                _ => (
-                    path.map_or_else(|| PathBuf::from(FASHION_MNIST_DIR), Path::to_path_buf),
-                    load_fashion_mnist,
-                ),
+                _ => (path.map_or_else(|| PathBuf::from(FASHION_MNIST_DIR), Path::to_path_buf), load_fashion_mnist),
             };
             if verbose {
                 eprintln!("loading {kind} from {}", source.display());
             }
-            let (splits, status, cache_file) =
-                load_or_build_with_status(&source, cache_dir, builder)?;
+            let (splits, status, cache_file) = load_or_build_with_status(&source, cache_dir, builder)?;
             if verbose {
                 let how = match status {
                     CacheStatus::Hit => "read from cache",
@@ -132,28 +154,17 @@ pub fn open(
                 eprintln!(
                     "  {how} {}{} ({:.1} s)",
                     cache_file.display(),
-                    if status == CacheStatus::NotWritten {
-                        ")"
-                    } else {
-                        ""
-                    },
+                    if status == CacheStatus::NotWritten { ")" } else { "" },
                     started.elapsed().as_secs_f64()
                 );
             }
-            let splits = if kind == DatasetKind::FashionMnist {
-                splits.pad(2)
-            } else {
-                splits
-            };
+            let splits = if kind == DatasetKind::FashionMnist { splits.pad(2) } else { splits };
             (splits, Some(source))
         }
     };
     let info = DatasetInfo::describe(kind, source.as_deref(), &splits);
     if verbose {
-        eprintln!(
-            "  {}: {} train / {} test images of {:?}",
-            info.name, info.train_len, info.test_len, info.shape
-        );
+        eprintln!("  {}: {} train / {} test images of {:?}", info.name, info.train_len, info.test_len, info.shape);
     }
     Ok((splits, info))
 }
@@ -184,10 +195,7 @@ mod tests {
         assert_eq!(info.kind, "synthetic");
         assert_eq!(info.path, None);
         assert_eq!(info.shape, [3, 32, 32]);
-        assert_eq!(
-            (info.train_len, info.test_len),
-            (splits.train.len, splits.test.len)
-        );
+        assert_eq!((info.train_len, info.test_len), (splits.train.len, splits.test.len));
         assert_eq!(info.classes.len(), 10);
         let json = serde_json::to_string(&info).unwrap();
         assert_eq!(serde_json::from_str::<DatasetInfo>(&json).unwrap(), info);
@@ -205,16 +213,8 @@ mod tests {
         let src = dir.join("fm");
         std::fs::create_dir_all(&src).unwrap();
         for split in ["train", "t10k"] {
-            std::fs::write(
-                src.join(format!("{split}-images-idx3-ubyte")),
-                idx(0x803, &[2, 28, 28], &[7; 2 * 28 * 28]),
-            )
-            .unwrap();
-            std::fs::write(
-                src.join(format!("{split}-labels-idx1-ubyte")),
-                idx(0x801, &[2], &[3, 4]),
-            )
-            .unwrap();
+            std::fs::write(src.join(format!("{split}-images-idx3-ubyte")), idx(0x803, &[2, 28, 28], &[7; 2 * 28 * 28])).unwrap();
+            std::fs::write(src.join(format!("{split}-labels-idx1-ubyte")), idx(0x801, &[2], &[3, 4])).unwrap();
         }
         let cache = dir.join("cache");
         let (a, info) = open(DatasetKind::FashionMnist, Some(&src), &cache, false).unwrap();
@@ -228,9 +228,6 @@ mod tests {
 
     #[test]
     fn explicit_cifar_path_wins() {
-        assert_eq!(
-            cifar10_source(Some(Path::new("/x/y.tar.gz"))).unwrap(),
-            PathBuf::from("/x/y.tar.gz")
-        );
+        assert_eq!(cifar10_source(Some(Path::new("/x/y.tar.gz"))).unwrap(), PathBuf::from("/x/y.tar.gz"));
     }
 }

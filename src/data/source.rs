@@ -34,19 +34,13 @@ impl Member {
 
 /// True when `path` names a gzip-compressed tar archive (`.tar.gz` or `.tgz`).
 pub fn is_tar_gz(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     name.ends_with(".tar.gz") || name.ends_with(".tgz")
 }
 
 /// Reads every regular file of `source` (a folder or a `.tar.gz`) whose
 /// relative name passes `keep`, sorted by name.
-pub fn read_members(
-    source: &Path,
-    mut keep: impl FnMut(&str) -> bool,
-) -> Result<Vec<Member>, DataError> {
+pub fn read_members(source: &Path, mut keep: impl FnMut(&str) -> bool) -> Result<Vec<Member>, DataError> {
     let meta = std::fs::metadata(source).map_err(|e| DataError::io(source, e))?;
     let mut members = if meta.is_dir() {
         let mut names = Vec::new();
@@ -63,10 +57,7 @@ pub fn read_members(
     } else if is_tar_gz(source) {
         read_tar_gz(source, &mut keep)?
     } else {
-        return Err(DataError::Layout {
-            path: source.to_path_buf(),
-            reason: "expected a folder or a .tar.gz/.tgz archive".into(),
-        });
+        return Err(DataError::Layout { path: source.to_path_buf(), reason: "expected a folder or a .tar.gz/.tgz archive".into() });
     };
     members.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(members)
@@ -85,11 +76,7 @@ fn is_hidden(component: &str) -> bool {
 }
 
 fn walk_dir(dir: &Path, prefix: String, out: &mut Vec<String>) -> Result<(), DataError> {
-    let path = if prefix.is_empty() {
-        dir.to_path_buf()
-    } else {
-        dir.join(&prefix)
-    };
+    let path = if prefix.is_empty() { dir.to_path_buf() } else { dir.join(&prefix) };
     let entries = std::fs::read_dir(&path).map_err(|e| DataError::io(&path, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| DataError::io(&path, e))?;
@@ -97,11 +84,7 @@ fn walk_dir(dir: &Path, prefix: String, out: &mut Vec<String>) -> Result<(), Dat
         if is_hidden(&file_name) {
             continue;
         }
-        let rel = if prefix.is_empty() {
-            file_name
-        } else {
-            format!("{prefix}/{file_name}")
-        };
+        let rel = if prefix.is_empty() { file_name } else { format!("{prefix}/{file_name}") };
         // Follow symlinks: metadata() (not symlink_metadata()).
         let meta = std::fs::metadata(entry.path()).map_err(|e| DataError::io(entry.path(), e))?;
         if meta.is_dir() {
@@ -113,17 +96,11 @@ fn walk_dir(dir: &Path, prefix: String, out: &mut Vec<String>) -> Result<(), Dat
     Ok(())
 }
 
-fn read_tar_gz(
-    source: &Path,
-    keep: &mut impl FnMut(&str) -> bool,
-) -> Result<Vec<Member>, DataError> {
+fn read_tar_gz(source: &Path, keep: &mut impl FnMut(&str) -> bool) -> Result<Vec<Member>, DataError> {
     let file = File::open(source).map_err(|e| DataError::io(source, e))?;
     let gz = GzDecoder::new(BufReader::with_capacity(1 << 20, file));
     let mut archive = tar::Archive::new(gz);
-    let archive_err = |e: std::io::Error| DataError::Archive {
-        path: source.to_path_buf(),
-        source: e,
-    };
+    let archive_err = |e: std::io::Error| DataError::Archive { path: source.to_path_buf(), source: e };
     let mut out = Vec::new();
     for entry in archive.entries().map_err(archive_err)? {
         let mut entry = entry.map_err(archive_err)?;
@@ -180,10 +157,7 @@ pub(crate) mod test_util {
     pub fn temp_dir(tag: &str) -> TempDir {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "relusym-data-test-{}-{tag}-{n}",
-            std::process::id()
-        ));
+        let dir = std::env::temp_dir().join(format!("relusym-data-test-{}-{tag}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create temp dir");
         TempDir(dir)
@@ -199,15 +173,9 @@ pub(crate) mod test_util {
             header.set_size(data.len() as u64);
             header.set_mode(0o644);
             header.set_cksum();
-            builder
-                .append_data(&mut header, name, data.as_slice())
-                .expect("append tar member");
+            builder.append_data(&mut header, name, data.as_slice()).expect("append tar member");
         }
-        builder
-            .into_inner()
-            .expect("finish tar")
-            .finish()
-            .expect("finish gzip");
+        builder.into_inner().expect("finish tar").finish().expect("finish gzip");
     }
 
     /// Writes `files` under `dir`, creating parent folders.
@@ -226,12 +194,7 @@ mod tests {
     use super::*;
 
     fn files() -> Vec<(String, Vec<u8>)> {
-        vec![
-            ("b/two.txt".into(), b"2".to_vec()),
-            ("a/one.txt".into(), b"1".to_vec()),
-            (".hidden".into(), b"h".to_vec()),
-            ("a/skip.bin".into(), b"s".to_vec()),
-        ]
+        vec![("b/two.txt".into(), b"2".to_vec()), ("a/one.txt".into(), b"1".to_vec()), (".hidden".into(), b"h".to_vec()), ("a/skip.bin".into(), b"s".to_vec())]
     }
 
     #[test]

@@ -55,30 +55,14 @@ pub struct SyntheticSpec {
 impl Default for SyntheticSpec {
     /// 2,000 train / 500 test RGB 32×32 images, 10 classes, noise 0.08, seed 0.
     fn default() -> Self {
-        SyntheticSpec {
-            n_train: 2000,
-            n_test: 500,
-            classes: 10,
-            size: 32,
-            channels: 3,
-            noise: 0.08,
-            seed: 0,
-        }
+        SyntheticSpec { n_train: 2000, n_test: 500, classes: 10, size: 32, channels: 3, noise: 0.08, seed: 0 }
     }
 }
 
 /// RGB 32×32-style shorthand: `SyntheticSpec { n_train, n_test, classes, size,
 /// seed, ..Default::default() }.generate()`.
 pub fn synthetic(n_train: usize, n_test: usize, classes: usize, size: usize, seed: u64) -> Splits {
-    SyntheticSpec {
-        n_train,
-        n_test,
-        classes,
-        size,
-        seed,
-        ..SyntheticSpec::default()
-    }
-    .generate()
+    SyntheticSpec { n_train, n_test, classes, size, seed, ..SyntheticSpec::default() }.generate()
 }
 
 /// Blobs per class prototype.
@@ -96,37 +80,17 @@ impl SyntheticSpec {
     /// Generates the train and test splits. Panics if `classes` is 0 or > 256,
     /// `size` is 0 or `channels` is 0.
     pub fn generate(&self) -> Splits {
-        assert!(
-            (1..=256).contains(&self.classes),
-            "synthetic: classes must be in 1..=256"
-        );
-        assert!(
-            self.size > 0 && self.channels > 0,
-            "synthetic: empty image shape"
-        );
+        assert!((1..=256).contains(&self.classes), "synthetic: classes must be in 1..=256");
+        assert!(self.size > 0 && self.channels > 0, "synthetic: empty image shape");
         let mut rng = StdRng::seed_from_u64(self.seed);
-        let prototypes: Vec<Vec<f32>> = (0..self.classes)
-            .map(|k| self.prototype(k, &mut rng))
-            .collect();
+        let prototypes: Vec<Vec<f32>> = (0..self.classes).map(|k| self.prototype(k, &mut rng)).collect();
         let mirrored: Vec<Vec<f32>> = prototypes.iter().map(|p| self.mirror(p)).collect();
         // Independent streams for the two splits, so n_train does not change the test set.
         let mut train_rng = StdRng::seed_from_u64(rng.next_u64());
         let mut test_rng = StdRng::seed_from_u64(rng.next_u64());
         Splits {
-            train: self.split(
-                "synthetic/train",
-                self.n_train,
-                &prototypes,
-                &mirrored,
-                &mut train_rng,
-            ),
-            test: self.split(
-                "synthetic/test",
-                self.n_test,
-                &prototypes,
-                &mirrored,
-                &mut test_rng,
-            ),
+            train: self.split("synthetic/train", self.n_train, &prototypes, &mirrored, &mut train_rng),
+            test: self.split("synthetic/test", self.n_test, &prototypes, &mirrored, &mut test_rng),
         }
     }
 
@@ -135,9 +99,7 @@ impl SyntheticSpec {
         let (c, s) = (self.channels, self.size);
         let sf = s as f32;
         let hue = k as f32 / self.classes as f32;
-        let background: Vec<f32> = (0..c)
-            .map(|ch| 0.5 + 0.25 * (TAU * (hue + ch as f32 / 3.0)).cos())
-            .collect();
+        let background: Vec<f32> = (0..c).map(|ch| 0.5 + 0.25 * (TAU * (hue + ch as f32 / 3.0)).cos()).collect();
         let blobs: Vec<Blob> = (0..BLOBS)
             .map(|_| {
                 let sigma = rng.random_range(0.07..0.18) * sf;
@@ -158,12 +120,7 @@ impl SyntheticSpec {
                     (-(dy * dy + dx * dx) * b.inv_two_sigma2).exp()
                 });
                 for ch in 0..c {
-                    let v = background[ch]
-                        + blobs
-                            .iter()
-                            .zip(&weights)
-                            .map(|(b, w)| b.colour[ch] * w)
-                            .sum::<f32>();
+                    let v = background[ch] + blobs.iter().zip(&weights).map(|(b, w)| b.colour[ch] * w).sum::<f32>();
                     img[(ch * s + y) * s + x] = v.clamp(0.0, 1.0);
                 }
             }
@@ -179,14 +136,7 @@ impl SyntheticSpec {
         out
     }
 
-    fn split(
-        &self,
-        name: &str,
-        n: usize,
-        prototypes: &[Vec<f32>],
-        mirrored: &[Vec<f32>],
-        rng: &mut StdRng,
-    ) -> Dataset {
+    fn split(&self, name: &str, n: usize, prototypes: &[Vec<f32>], mirrored: &[Vec<f32>], rng: &mut StdRng) -> Dataset {
         let (c, s) = (self.channels, self.size);
         let max_shift = (s / 16) as i64;
         // Uniform noise on [-a, a] has standard deviation a / sqrt(3). It is drawn as
@@ -200,11 +150,7 @@ impl SyntheticSpec {
         for (i, out) in images.chunks_exact_mut(c * s * s).enumerate() {
             let k = i % self.classes;
             labels.push(k as u8);
-            let src = if rng.random_bool(0.5) {
-                &mirrored[k]
-            } else {
-                &prototypes[k]
-            };
+            let src = if rng.random_bool(0.5) { &mirrored[k] } else { &prototypes[k] };
             let dy = rng.random_range(-max_shift..=max_shift) as isize;
             let dx = rng.random_range(-max_shift..=max_shift) as isize;
             rng.fill_bytes(&mut noise);
@@ -224,16 +170,7 @@ impl SyntheticSpec {
         }
         let classes = (0..self.classes).map(|k| format!("class{k}")).collect();
         // Shapes are consistent by construction.
-        Dataset {
-            name: name.to_string(),
-            images,
-            labels,
-            len: n,
-            channels: c,
-            height: s,
-            width: s,
-            classes,
-        }
+        Dataset { name: name.to_string(), images, labels, len: n, channels: c, height: s, width: s, classes }
     }
 }
 
@@ -269,10 +206,7 @@ mod tests {
         assert_eq!(a, synthetic(40, 10, 4, 16, 5));
         assert_ne!(a.train.images, synthetic(40, 10, 4, 16, 6).train.images);
         assert_eq!((a.train.len, a.test.len), (40, 10));
-        assert_eq!(
-            (a.train.channels, a.train.height, a.train.width),
-            (3, 16, 16)
-        );
+        assert_eq!((a.train.channels, a.train.height, a.train.width), (3, 16, 16));
         assert_eq!(a.train.class_counts(), vec![10; 4]);
         // The test split does not depend on the size of the training split.
         assert_eq!(a.test, synthetic(80, 10, 4, 16, 5).test);
@@ -286,20 +220,9 @@ mod tests {
             let class = d.select(&idx);
             let mean = mean_image(&class);
             let mean_asym = asymmetry(&mean, 16);
-            let single: f64 = (0..20)
-                .map(|i| {
-                    asymmetry(
-                        &class.image(i).iter().map(|&v| v as f64).collect::<Vec<_>>(),
-                        16,
-                    )
-                })
-                .sum::<f64>()
-                / 20.0;
+            let single: f64 = (0..20).map(|i| asymmetry(&class.image(i).iter().map(|&v| v as f64).collect::<Vec<_>>(), 16)).sum::<f64>() / 20.0;
             // Individual images are clearly asymmetric, the class mean is not.
-            assert!(
-                single > 4.0 * mean_asym,
-                "class {k}: single {single}, mean {mean_asym}"
-            );
+            assert!(single > 4.0 * mean_asym, "class {k}: single {single}, mean {mean_asym}");
             assert!(mean_asym < 4.0, "class {k}: mean asymmetry {mean_asym}");
         }
     }
@@ -321,15 +244,8 @@ mod tests {
         let correct = (0..s.test.len)
             .filter(|&i| {
                 let img = s.test.image(i);
-                let dist = |m: &Vec<f64>| -> f64 {
-                    m.iter()
-                        .zip(img)
-                        .map(|(a, &b)| (a - b as f64).powi(2))
-                        .sum()
-                };
-                let best = (0..10)
-                    .min_by(|&a, &b| dist(&means[a]).total_cmp(&dist(&means[b])))
-                    .unwrap_or(0);
+                let dist = |m: &Vec<f64>| -> f64 { m.iter().zip(img).map(|(a, &b)| (a - b as f64).powi(2)).sum() };
+                let best = (0..10).min_by(|&a, &b| dist(&means[a]).total_cmp(&dist(&means[b]))).unwrap_or(0);
                 best == s.test.labels[i] as usize
             })
             .count();
@@ -338,13 +254,7 @@ mod tests {
 
     #[test]
     fn synthetic_grayscale_has_one_channel() {
-        let s = SyntheticSpec {
-            channels: 1,
-            n_train: 6,
-            n_test: 2,
-            ..SyntheticSpec::default()
-        }
-        .generate();
+        let s = SyntheticSpec { channels: 1, n_train: 6, n_test: 2, ..SyntheticSpec::default() }.generate();
         assert_eq!(s.train.channels, 1);
         assert_eq!(s.train.images.len(), 6 * 32 * 32);
     }
@@ -355,10 +265,7 @@ mod tests {
         let (mean, std) = d.channel_stats();
         eprintln!("synthetic mean {mean:?} std {std:?}");
         for c in 0..3 {
-            assert!(
-                (mean[c] - SYNTHETIC_MEAN[c] as f64).abs() < 1e-3,
-                "{mean:?}"
-            );
+            assert!((mean[c] - SYNTHETIC_MEAN[c] as f64).abs() < 1e-3, "{mean:?}");
             assert!((std[c] - SYNTHETIC_STD[c] as f64).abs() < 1e-3, "{std:?}");
         }
     }

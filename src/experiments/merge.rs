@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use crate::align::{PermSet, PermSpec, WeightMatchingOptions, activation_stats, perms_from_stats, weight_matching, weight_matching_from};
 use crate::batches::Loader;
 use crate::data::{Augment, Splits};
-use crate::merge::{MergeError, RepairMode, endpoint_pre_stats, interpolate, permute_model, pre_activation_stats, repair, repair_closed_form, reset_batch_norm};
+use crate::merge::{
+    MergeError, RepairMode, endpoint_pre_stats, interpolate, permute_model, pre_activation_stats, repair, repair_closed_form, reset_batch_norm,
+};
 use crate::metrics::{Barriers, CurvePoint, LayerEquivariance, barriers, layerwise_equivariance, variance_ratios};
 use crate::nets::Vgg;
 use crate::train::{EvalMetrics, accuracy_and_loss, evaluate_on};
@@ -122,8 +124,9 @@ fn bar(len: u64, show: bool, what: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let b = ProgressBar::new(len);
-    b.set_style(ProgressStyle::with_template(&format!("{what:>12} {{bar:30}} {{pos}}/{{len}} [{{elapsed}}<{{eta}}]"))
-        .unwrap_or_else(|_| ProgressStyle::default_bar()));
+    b.set_style(
+        ProgressStyle::with_template(&format!("{what:>12} {{bar:30}} {{pos}}/{{len}} [{{elapsed}}<{{eta}}]")).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     b
 }
 
@@ -201,8 +204,17 @@ pub struct MergePoint {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum MergePointFile {
-    Current { alpha: f64, accuracy: f64, loss: f64, #[serde(default)] full: Option<EvalMetrics> },
-    Legacy { alpha: f64, metrics: EvalMetrics },
+    Current {
+        alpha: f64,
+        accuracy: f64,
+        loss: f64,
+        #[serde(default)]
+        full: Option<EvalMetrics>,
+    },
+    Legacy {
+        alpha: f64,
+        metrics: EvalMetrics,
+    },
 }
 
 impl From<MergePointFile> for MergePoint {
@@ -296,7 +308,7 @@ pub fn merge_experiments(
         }
         Partner::Twin(b) => b,
     };
-    if !cfg.alphas.iter().any(|&x| x == 0.0) || !cfg.alphas.iter().any(|&x| x == 1.0) {
+    if !cfg.alphas.contains(&0.0) || !cfg.alphas.contains(&1.0) {
         return Err(MergeError::NotApplicable("the α grid must contain 0 and 1".into()));
     }
     for &r in repairs {

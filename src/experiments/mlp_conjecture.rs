@@ -107,10 +107,24 @@ impl MlpConjectureReport {
 
 impl std::fmt::Display for MlpConjectureReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{:<7} {:>4} {:>9} {:>10} {:>24} {:>24} {:>6}", "variant", "seed", "test mse", "invariance", "layer errors (aligned)", "layer errors (P = I)", "invol")?;
+        writeln!(
+            f,
+            "{:<7} {:>4} {:>9} {:>10} {:>24} {:>24} {:>6}",
+            "variant", "seed", "test mse", "invariance", "layer errors (aligned)", "layer errors (P = I)", "invol"
+        )?;
         let j = |v: &[f64]| v.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(" ");
         for r in &self.rows {
-            writeln!(f, "{:<7} {:>4} {:>9.4} {:>10.4} {:>24} {:>24} {:>6}", r.variant, r.seed, r.test_mse, r.invariance_error, j(&r.layer_errors), j(&r.unaligned_errors), r.involutions)?;
+            writeln!(
+                f,
+                "{:<7} {:>4} {:>9.4} {:>10.4} {:>24} {:>24} {:>6}",
+                r.variant,
+                r.seed,
+                r.test_mse,
+                r.invariance_error,
+                j(&r.layer_errors),
+                j(&r.unaligned_errors),
+                r.involutions
+            )?;
         }
         Ok(())
     }
@@ -188,9 +202,7 @@ pub fn mlp_conjecture(cfg: &MlpConjectureConfig) -> Result<Vec<MlpRow>, MergeErr
     let teacher = Mlp::new(&[d, 16, 1], &device, 12345);
     let ramp: Vec<f32> = (0..d).map(|i| -1.0 + 2.0 * i as f32 / (d - 1).max(1) as f32).collect();
     let sample = |n: usize, rng: &mut StdRng| -> (Vec<f32>, Vec<f32>) {
-        let x: Vec<f32> = (0..n * d)
-            .map(|k| standard_normal(rng) as f32 + ramp[k % d])
-            .collect();
+        let x: Vec<f32> = (0..n * d).map(|k| standard_normal(rng) as f32 + ramp[k % d]).collect();
         let t = values(teacher.forward(tensor(x.clone(), n, d, &device)));
         let tr = values(teacher.forward(tensor(reverse(&x, d), n, d, &device)));
         (x, t.iter().zip(&tr).map(|(a, b)| a + b).collect())

@@ -51,10 +51,13 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
     std::fs::create_dir_all(out).map_err(|source| ReportError::Io { path: out.to_path_buf(), source })?;
 
     // Training runs: table + curves.
-    let mut names: Vec<PathBuf> = std::fs::read_dir(runs).map(|d| d.flatten().map(|e| e.path()).filter(|p| p.join("config.json").exists()).collect()).unwrap_or_default();
+    let mut names: Vec<PathBuf> =
+        std::fs::read_dir(runs).map(|d| d.flatten().map(|e| e.path()).filter(|p| p.join("config.json").exists()).collect()).unwrap_or_default();
     names.sort();
     let mut series: Vec<Series> = Vec::new();
-    let mut table = String::from("| run | model | width | epochs | flip aug. | seed | test acc. % | test loss | flip agreement % | wall time (min) | train img/s |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let mut table = String::from(
+        "| run | model | width | epochs | flip aug. | seed | test acc. % | test loss | flip agreement % | wall time (min) | train img/s |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
     for dir in &names {
         let Ok(ck) = Checkpoint::open(dir) else { continue };
         let Ok(m) = ck.metrics() else { continue };
@@ -66,8 +69,17 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
         let _ = writeln!(
             table,
             "| {name} | {:?} | {} | {}/{} | {} | {} | {:.2} | {:.3} | {:.2} | {:.1} | {:.0} |",
-            t.model, t.width, last.epoch, t.epochs, if t.flip_augmentation { "yes" } else { "no" }, t.seed,
-            100.0 * last.test_accuracy, last.test_loss, 100.0 * last.flip_agreement, last.elapsed_s / 60.0, ips
+            t.model,
+            t.width,
+            last.epoch,
+            t.epochs,
+            if t.flip_augmentation { "yes" } else { "no" },
+            t.seed,
+            100.0 * last.test_accuracy,
+            last.test_loss,
+            100.0 * last.flip_agreement,
+            last.elapsed_s / 60.0,
+            ips
         );
     }
     if !series.is_empty() {
@@ -79,8 +91,11 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
 
     // Merges: curves + barrier table.
     let mut merge_series: Vec<Series> = Vec::new();
-    let mut mt = String::from("| barrier | matching | repair | acc. α=0 % | acc. α=½ % | acc. α=1 % | midpoint acc. barrier (pts) |\n|---|---|---|---|---|---|---|\n");
-    let mut ml = String::from("| barrier | matching | repair | midpoint loss barrier | sup loss barrier | unaligned α=½ acc. % | α=½ flip agreement % |\n|---|---|---|---|---|---|---|\n");
+    let mut mt =
+        String::from("| barrier | matching | repair | acc. α=0 % | acc. α=½ % | acc. α=1 % | midpoint acc. barrier (pts) |\n|---|---|---|---|---|---|---|\n");
+    let mut ml = String::from(
+        "| barrier | matching | repair | midpoint loss barrier | sup loss barrier | unaligned α=½ acc. % | α=½ flip agreement % |\n|---|---|---|---|---|---|---|\n",
+    );
     let mut found = false;
     for kind in ["gcnn", "twin"] {
         for method in ["activation", "weight"] {
@@ -90,7 +105,14 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
                 let acc = |a: f64| v.at(a).map(|c| c.accuracy);
                 let label = if kind == "gcnn" { "GCNN (flipped self)" } else { "ordinary (twin)" };
                 let b = &v.barriers;
-                let _ = writeln!(mt, "| {label} | {method} | {repair} | {} | {} | {} | {} |", pct(acc(0.0)), pct(acc(0.5)), pct(acc(1.0)), pct(b.midpoint_accuracy));
+                let _ = writeln!(
+                    mt,
+                    "| {label} | {method} | {repair} | {} | {} | {} | {} |",
+                    pct(acc(0.0)),
+                    pct(acc(0.5)),
+                    pct(acc(1.0)),
+                    pct(b.midpoint_accuracy)
+                );
                 let _ = writeln!(
                     ml,
                     "| {label} | {method} | {repair} | {} | {:.3} | {} | {} |",
@@ -129,7 +151,14 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
             let _ = writeln!(
                 et,
                 "| {method} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                l.space, l.channels, l.fixed_points, l.two_cycles, l.longer_cycles, l.involution, f3(l.equivariance_error), f3(l.unaligned_error)
+                l.space,
+                l.channels,
+                l.fixed_points,
+                l.two_cycles,
+                l.longer_cycles,
+                l.involution,
+                f3(l.equivariance_error),
+                f3(l.unaligned_error)
             );
         }
         if let Some(h) = v.head_equivariance_error {
@@ -140,7 +169,15 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
         let p = out.join("equivariance.md");
         write(&p, &et)?;
         written.push(p);
-        figure(out, "equivariance", "Layerwise equivariance error after aligning with the flipped net", "conv layer", "relative error", &eq_series, &mut written)?;
+        figure(
+            out,
+            "equivariance",
+            "Layerwise equivariance error after aligning with the flipped net",
+            "conv layer",
+            "relative error",
+            &eq_series,
+            &mut written,
+        )?;
     }
     // Throughput benchmark and pipeline timing.
     if let Some(v) = read_result::<BenchReport>(&results.join("bench-cpu.json"))? {
@@ -152,7 +189,9 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
         write(&p, &t)?;
         written.push(p);
     }
-    if let (Some(r), Some(py)) = (read_result::<MergeReport>(&results.join("timing-rust.json"))?, read_result::<TorchTiming>(&results.join("timing-torch.json"))?) {
+    if let (Some(r), Some(py)) =
+        (read_result::<MergeReport>(&results.join("timing-rust.json"))?, read_result::<TorchTiming>(&results.join("timing-torch.json"))?)
+    {
         let f = |v: Option<f64>| v.map_or("–".into(), |x| format!("{x:.1}"));
         let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
             (Some(a), Some(b)) if a > 0.0 => format!("{:.2}", b / a),
@@ -174,9 +213,16 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
         let _ = writeln!(
             t,
             "\nSame weights, same data: test accuracy α=0 / repaired α=½ / α=1 / unaligned α=½ = {} / {} / {} / {} % (relusym) and {} / {} / {} / {} % (PyTorch {}, {} threads; decoded by PIL rather than the `image` crate).",
-            acc(0), acc(1), acc(2), pct(r.unaligned_midpoint_accuracy),
-            pacc("alpha0"), pacc("alpha0.5_repaired"), pacc("alpha1"), pacc("unaligned_midpoint"),
-            py.torch, py.threads
+            acc(0),
+            acc(1),
+            acc(2),
+            pct(r.unaligned_midpoint_accuracy),
+            pacc("alpha0"),
+            pacc("alpha0.5_repaired"),
+            pacc("alpha1"),
+            pacc("unaligned_midpoint"),
+            py.torch,
+            py.threads
         );
         let p = out.join("timing.md");
         write(&p, &t)?;

@@ -102,7 +102,11 @@ impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "device {}", self.device)?;
         for r in &self.rows {
-            writeln!(f, "width {:<6} train {:>8.1} img/s   inference {:>8.1} img/s   ({} params)", r.width, r.train_images_per_s, r.infer_images_per_s, r.params)?;
+            writeln!(
+                f,
+                "width {:<6} train {:>8.1} img/s   inference {:>8.1} img/s   ({} params)",
+                r.width, r.train_images_per_s, r.infer_images_per_s, r.params
+            )?;
         }
         Ok(())
     }
@@ -254,13 +258,24 @@ impl AlignReport {
 impl fmt::Display for AlignReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "aligned {} to {} by {} matching in {:.1} s ({})", self.partner, self.a.display(), self.method.name(), self.seconds, self.device)?;
-        writeln!(f, "{:<8} {:>8} {:>6} {:>7} {:>7} {:>6} {:>9} {:>9} {:>9}", "space", "channels", "fixed", "2-cyc", "longer", "invol", "corr", "equiv.err", "off-ctr")?;
+        writeln!(
+            f,
+            "{:<8} {:>8} {:>6} {:>7} {:>7} {:>6} {:>9} {:>9} {:>9}",
+            "space", "channels", "fixed", "2-cyc", "longer", "invol", "corr", "equiv.err", "off-ctr"
+        )?;
         for l in &self.layers {
             writeln!(
                 f,
                 "{:<8} {:>8} {:>6} {:>7} {:>7} {:>6} {:>9} {:>9} {:>9}",
-                l.space, l.channels, l.fixed_points, l.two_cycles, l.longer_cycles, l.involution,
-                num(l.matched_corr), num(l.equivariance_error), num(l.off_centre_error)
+                l.space,
+                l.channels,
+                l.fixed_points,
+                l.two_cycles,
+                l.longer_cycles,
+                l.involution,
+                num(l.matched_corr),
+                num(l.equivariance_error),
+                num(l.off_centre_error)
             )?;
         }
         if let Some(h) = self.head_equivariance_error {
@@ -382,7 +397,15 @@ impl fmt::Display for MergeReport {
             MergeKind::Gcnn => "GCNN",
             MergeKind::Ordinary => "ordinary",
         };
-        writeln!(f, "{kind} barrier: {} vs {} ({} matching, repair {}, {})", self.a.display(), self.partner, self.method.name(), self.repair.name(), self.device)?;
+        writeln!(
+            f,
+            "{kind} barrier: {} vs {} ({} matching, repair {}, {})",
+            self.a.display(),
+            self.partner,
+            self.method.name(),
+            self.repair.name(),
+            self.device
+        )?;
         writeln!(f, "{:>6} {:>9} {:>9}", "alpha", "accuracy", "loss")?;
         for c in &self.curve {
             writeln!(f, "{:>6.3} {:>9.4} {:>9.4}", c.alpha, c.accuracy, c.loss)?;
@@ -391,17 +414,29 @@ impl fmt::Display for MergeReport {
         writeln!(
             f,
             "midpoint barrier: accuracy {} points, loss {}; sup barrier: loss {:.4}, accuracy {:.2} points",
-            pct(b.midpoint_accuracy), num(b.midpoint_loss), b.loss_barrier, 100.0 * b.accuracy_barrier
+            pct(b.midpoint_accuracy),
+            num(b.midpoint_loss),
+            b.loss_barrier,
+            100.0 * b.accuracy_barrier
         )?;
         if let Some(u) = self.unaligned_midpoint_accuracy {
             writeln!(f, "unaligned, unrepaired midpoint accuracy {:.2} %", 100.0 * u)?;
         }
         if !self.variance_ratio_before.is_empty() {
             let j = |v: &[f64]| v.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" ");
-            writeln!(f, "variance ratio merged/endpoints at α=½, per layer: before {} | after {}", j(&self.variance_ratio_before), j(&self.variance_ratio_after))?;
+            writeln!(
+                f,
+                "variance ratio merged/endpoints at α=½, per layer: before {} | after {}",
+                j(&self.variance_ratio_before),
+                j(&self.variance_ratio_after)
+            )?;
         }
         let s = &self.seconds;
-        write!(f, "time: align {:.1} s, stats {:.1} s, merge+repair {:.1} s, evaluate {:.1} s, total {:.1} s", s.align, s.stats, s.merge_repair, s.evaluate, s.total)
+        write!(
+            f,
+            "time: align {:.1} s, stats {:.1} s, merge+repair {:.1} s, evaluate {:.1} s, total {:.1} s",
+            s.align, s.stats, s.merge_repair, s.evaluate, s.total
+        )
     }
 }
 

@@ -28,9 +28,7 @@ impl D4 {
 
     /// All eight elements.
     pub fn all() -> Vec<D4> {
-        (0..4)
-            .flat_map(|rot| [false, true].map(|flip| D4 { rot, flip }))
-            .collect()
+        (0..4).flat_map(|rot| [false, true].map(|flip| D4 { rot, flip })).collect()
     }
 
     /// The composition `self ∘ other` (apply `other` first).
@@ -73,11 +71,7 @@ impl D4 {
     /// Apply to one host-side `h×w` plane stored row-major (used by the data pipeline and tests).
     pub fn apply_plane<T: Copy>(self, src: &[T], h: usize, w: usize) -> Vec<T> {
         assert_eq!(src.len(), h * w, "plane has {} values, expected {h}×{w}", src.len());
-        let mut cur: Vec<T> = if self.flip {
-            (0..h * w).map(|k| src[(k / w) * w + (w - 1 - k % w)]).collect()
-        } else {
-            src.to_vec()
-        };
+        let mut cur: Vec<T> = if self.flip { (0..h * w).map(|k| src[(k / w) * w + (w - 1 - k % w)]).collect() } else { src.to_vec() };
         let (mut ch, mut cw) = (h, w);
         for _ in 0..self.rot {
             // out has shape (cw, ch): out[i][j] = cur[j][cw-1-i]

@@ -74,12 +74,7 @@ mod tests {
 
     #[test]
     fn generated_groups_have_the_right_orders_and_are_closed() {
-        for (g, order) in [
-            (FiniteGroup::hflip(), 2),
-            (FiniteGroup::vflip(), 2),
-            (FiniteGroup::rotations(), 4),
-            (FiniteGroup::dihedral(), 8),
-        ] {
+        for (g, order) in [(FiniteGroup::hflip(), 2), (FiniteGroup::vflip(), 2), (FiniteGroup::rotations(), 4), (FiniteGroup::dihedral(), 8)] {
             assert_eq!(g.order(), order, "{}", g.name());
             for &a in g.elements() {
                 assert!(g.elements().contains(&a.inverse()));

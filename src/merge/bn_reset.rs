@@ -6,8 +6,8 @@
 //! moving average.
 
 use burn::module::Module;
-use burn::tensor::activation::relu;
 use burn::tensor::Device;
+use burn::tensor::activation::relu;
 use indicatif::ProgressBar;
 use ndarray::Array1;
 
@@ -22,21 +22,18 @@ pub fn reset_batch_norm(net: &Vgg, loader: &Loader, device: &Device, progress: &
     }
     let model = net.valid();
     let device = device.clone().inner();
-    let n = model.convs.len();
-    let mut sums: Vec<(Array1<f64>, Array1<f64>)> =
-        model.conv_channels().iter().map(|&c| (Array1::zeros(c), Array1::zeros(c))).collect();
+    let mut sums: Vec<(Array1<f64>, Array1<f64>)> = model.conv_channels().iter().map(|&c| (Array1::zeros(c), Array1::zeros(c))).collect();
     let mut batches = 0usize;
     for (x, _) in loader.iter(0, &device) {
         let b = x.dims()[0];
         let mut x = x;
-        for i in 0..n {
-            let z = model.convs[i].forward(x);
+        for (i, (conv, bn)) in model.convs.iter().zip(&model.norms).enumerate() {
+            let z = conv.forward(x);
             let [bn_, c, h, w] = z.dims();
             let count = (bn_ * h * w) as f32;
             let mean = z.clone().mean_dim(0).mean_dim(2).mean_dim(3); // [1, C, 1, 1]
             let centred = z - mean.clone();
             let var = centred.clone().powi_scalar(2).mean_dim(0).mean_dim(2).mean_dim(3);
-            let bn = &model.norms[i];
             let scale = bn.gamma.val().reshape([1, c, 1, 1]) / (var.clone() + bn.epsilon).sqrt();
             let y = centred * scale + bn.beta.val().reshape([1, c, 1, 1]);
             let unbiased = var * (count / (count - 1.0).max(1.0));
@@ -50,10 +47,12 @@ pub fn reset_batch_norm(net: &Vgg, loader: &Loader, device: &Device, progress: &
         progress.inc(b as u64);
     }
     let k = batches.max(1) as f64;
+    let structure = net.structure();
     let mut params = ParamMap::new();
     for (i, (m, v)) in sums.into_iter().enumerate() {
-        params.insert(format!("norms.{i}.running_mean"), (m / k).mapv(|x| x as f32).into_dyn());
-        params.insert(format!("norms.{i}.running_var"), (v / k).mapv(|x| x as f32).into_dyn());
+        let (Some(mean), Some(var)) = (structure.batch_norm_param(i, "running_mean"), structure.batch_norm_param(i, "running_var")) else { continue };
+        params.insert(mean.to_string(), (m / k).mapv(|x| x as f32).into_dyn());
+        params.insert(var.to_string(), (v / k).mapv(|x| x as f32).into_dyn());
     }
     net.with_params(&params)
 }

@@ -22,6 +22,7 @@
 //!   √((1−α)²σ_a² + α²σ_b² + 2α(1−α) ρ σ_a σ_b) with ρ the correlation of the matched channels
 //!   (and whose mean is already μ*).
 
+use crate::activations::{Tap, channel_stats, pair_stats};
 use burn::module::Module;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -31,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use super::MergeError;
 use crate::batches::Loader;
-use crate::nets::{ParamMap, Vgg};
+use crate::nets::{ParamMap, Structure, Vgg};
 use crate::stats::{ChannelStats, PairStats};
 
 /// How to repair a merged network.
@@ -70,22 +71,7 @@ pub struct RepairStats {
 /// Pre-activation statistics of `a` and aligned `b` over one pass (used for REPAIR's goals and
 /// for the variance-collapse measurement).
 pub fn endpoint_pre_stats(a: &Vgg, b: &Vgg, loader: &Loader, device: &Device, progress: &ProgressBar) -> RepairStats {
-    let (a, b) = (a.valid(), b.valid());
-    let device = device.clone().inner();
-    let n = a.convs.len();
-    let mut layers: Vec<PairStats> = a.conv_channels().iter().zip(b.conv_channels()).map(|(&x, y)| PairStats::new(x, y)).collect();
-    for (x, _) in loader.iter(0, &device) {
-        let batch = x.dims()[0];
-        let mut pre_a = Vec::with_capacity(n);
-        a.forward_inspect(x.clone(), n - 1, |_, pre, _| pre_a.push(pre.clone()));
-        let mut i = 0;
-        b.forward_inspect(x, n - 1, |_, pre, _| {
-            layers[i].update(pre_a[i].clone(), pre.clone());
-            i += 1;
-        });
-        progress.inc(batch as u64);
-    }
-    RepairStats { layers }
+    RepairStats { layers: pair_stats(a, b, &[Tap::Pre], loader, device, progress).into_iter().map(|mut t| t.remove(0)).collect() }
 }
 
 fn goal(stats: &PairStats, alpha: f64) -> (Array1<f64>, Array1<f64>) {
@@ -102,20 +88,16 @@ fn correction(mean: &Array1<f64>, std: &Array1<f64>, goal_mean: &Array1<f64>, go
     (scale, shift)
 }
 
-/// Fold `z ↦ z·scale + shift` into block `i`'s last affine map: the conv (`W ← W·scale`,
-/// `b ← b·scale + shift`), or the BatchNorm's `γ, β` when the block has one.
-fn fold(params: &mut ParamMap, i: usize, batch_norm: bool, scale: &Array1<f64>, shift: &Array1<f64>) {
-    let (wn, bn) = if batch_norm {
-        (format!("norms.{i}.gamma"), format!("norms.{i}.beta"))
-    } else {
-        (format!("convs.{i}.weight"), format!("convs.{i}.bias"))
-    };
-    let w = params.get_mut(&wn).expect("scale parameter present");
+/// Fold `z ↦ z·scale + shift` into hidden space `s`'s last affine map before its ReLU (the
+/// BatchNorm's `γ, β`, or the conv's `W, b`: [`Structure::output_affine`]).
+fn fold(params: &mut ParamMap, structure: &Structure, s: usize, scale: &Array1<f64>, shift: &Array1<f64>) {
+    let (wn, bn) = structure.output_affine(s).expect("every hidden space has an affine map before its ReLU");
+    let w = params.get_mut(wn).expect("scale parameter present");
     for (k, mut row) in w.outer_iter_mut().enumerate() {
         let f = scale[k] as f32;
         row.mapv_inplace(|v| v * f);
     }
-    let b = params.get_mut(&bn).expect("shift parameter present");
+    let b = params.get_mut(bn).expect("shift parameter present");
     for k in 0..scale.len() {
         b[[k]] = (b[[k]] as f64 * scale[k] + shift[k]) as f32;
     }
@@ -131,14 +113,7 @@ fn check_plain(net: &Vgg) -> Result<(), MergeError> {
 
 /// Pre-activation statistics of one network over one pass.
 pub fn pre_activation_stats(net: &Vgg, loader: &Loader, device: &Device) -> Vec<ChannelStats> {
-    let net = net.valid();
-    let device = device.clone().inner();
-    let n = net.convs.len();
-    let mut stats: Vec<ChannelStats> = net.conv_channels().into_iter().map(ChannelStats::new).collect();
-    for (x, _) in loader.iter(0, &device) {
-        net.forward_inspect(x, n - 1, |i, pre, _| stats[i].update(pre.clone()));
-    }
-    stats
+    channel_stats(net, Tap::Pre, loader, device, &ProgressBar::hidden())
 }
 
 /// REPAIR with measured statistics, front to back: the stream's images are kept on the device
@@ -146,8 +121,8 @@ pub fn pre_activation_stats(net: &Vgg, loader: &Loader, device: &Device) -> Vec<
 /// already-corrected earlier layers in a single forward pass overall. A BatchNorm net has its
 /// BatchNorm statistics reset first and the correction folded into the BatchNorm affine maps.
 pub fn repair(merged: &Vgg, endpoints: &RepairStats, alpha: f64, loader: &Loader, device: &Device, progress: &ProgressBar) -> Result<Vgg, MergeError> {
-    let batch_norm = merged.has_batch_norm();
     let merged = &super::reset_batch_norm(merged, loader, device, &ProgressBar::hidden());
+    let structure = merged.structure();
     let device = device.clone().inner();
     let net = merged.valid();
     let mut params = net.to_params();
@@ -160,11 +135,10 @@ pub fn repair(merged: &Vgg, endpoints: &RepairStats, alpha: f64, loader: &Loader
         }
         let (gm, gs) = goal(&endpoints.layers[i], alpha);
         let (scale, shift) = correction(&s.mean, &s.std(), &gm, &gs);
-        fold(&mut params, i, batch_norm, &scale, &shift);
+        fold(&mut params, &structure, i, &scale, &shift);
         let c = scale.len();
-        let to_t = |v: &Array1<f64>| {
-            Tensor::<1>::from_data(TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), [c]), &device).reshape([1, c, 1, 1])
-        };
+        let to_t =
+            |v: &Array1<f64>| Tensor::<1>::from_data(TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), [c]), &device).reshape([1, c, 1, 1]);
         let (st, sh) = (to_t(&scale), to_t(&shift));
         inputs = zs.into_iter().map(|z| net.pool_if_after(i, relu(z * st.clone() + sh.clone()))).collect();
         progress.inc(1);
@@ -176,6 +150,7 @@ pub fn repair(merged: &Vgg, endpoints: &RepairStats, alpha: f64, loader: &Loader
 pub fn repair_closed_form(merged: &Vgg, endpoints: &RepairStats, alpha: f64) -> Result<Vgg, MergeError> {
     check_plain(merged)?;
     let mut params = merged.to_params();
+    let structure = merged.structure();
     for (i, st) in endpoints.layers.iter().enumerate() {
         let (gm, gs) = goal(st, alpha);
         let (sa, sb) = (st.a.std(), st.b.std());
@@ -187,7 +162,7 @@ pub fn repair_closed_form(merged: &Vgg, endpoints: &RepairStats, alpha: f64) -> 
             })
             .collect();
         let (scale, shift) = correction(&gm, &pred_std, &gm, &gs);
-        fold(&mut params, i, false, &scale, &shift);
+        fold(&mut params, &structure, i, &scale, &shift);
     }
     Ok(merged.with_params(&params))
 }

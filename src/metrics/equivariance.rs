@@ -99,7 +99,7 @@ pub fn layerwise_equivariance(
         let off_centre = |idx: &[usize]| {
             if p.kind == LayerKind::Conv && w.ndim() == 4 {
                 let kw = w.shape()[3];
-                kw % 2 == 0 || idx[3] != kw / 2
+                kw.is_multiple_of(2) || idx[3] != kw / 2
             } else {
                 true
             }

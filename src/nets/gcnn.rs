@@ -130,11 +130,8 @@ impl GcnnVgg {
                 out.convs[i].bias = Some(b.clone().map(|v| self.project_vec(i, v)));
             }
             if let Some(bn) = self.free.norms.get(i) {
-                let projected: BatchNorm = BatchNorm {
-                    gamma: bn.gamma.clone().map(|v| self.project_vec(i, v)),
-                    beta: bn.beta.clone().map(|v| self.project_vec(i, v)),
-                    ..bn.clone()
-                };
+                let projected: BatchNorm =
+                    BatchNorm { gamma: bn.gamma.clone().map(|v| self.project_vec(i, v)), beta: bn.beta.clone().map(|v| self.project_vec(i, v)), ..bn.clone() };
                 out.norms[i] = projected;
             }
         }
@@ -168,7 +165,6 @@ impl GcnnVgg {
         net.with_params(&params)
     }
 }
-
 
 #[cfg(test)]
 mod tests {

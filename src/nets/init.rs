@@ -27,9 +27,7 @@ impl ParamInit {
     /// `N(0, std²)` values of the given shape as a trainable parameter.
     pub fn normal<const D: usize>(&mut self, shape: [usize; D], std: f64, device: &Device) -> Param<Tensor<D>> {
         let n: usize = shape.iter().product();
-        let values: Vec<f32> = (0..n)
-            .map(|_| (standard_normal(&mut self.rng) * std) as f32)
-            .collect();
+        let values: Vec<f32> = (0..n).map(|_| (standard_normal(&mut self.rng) * std) as f32).collect();
         Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
     }
 

@@ -23,10 +23,7 @@ impl Mlp {
         let mut rng = ParamInit::new(seed);
         let layers = widths
             .windows(2)
-            .map(|w| Linear {
-                weight: rng.normal([w[0], w[1]], (2.0 / w[0] as f64).sqrt(), device),
-                bias: Some(rng.zeros([w[1]], device)),
-            })
+            .map(|w| Linear { weight: rng.normal([w[0], w[1]], (2.0 / w[0] as f64).sqrt(), device), bias: Some(rng.zeros([w[1]], device)) })
             .collect();
         Self { layers }
     }

@@ -12,8 +12,8 @@ mod structure;
 mod vgg;
 
 pub use gcnn::{FlipLayout, GcnnConfig, GcnnVgg};
-pub use mlp::Mlp;
 pub use init::{ParamInit, init_uniform, standard_normal};
+pub use mlp::Mlp;
 pub use params::{ParamMap, array_to_tensor, replace_param, tensor_to_array};
 pub use structure::{HiddenSpace, LayerKind, ParamAxes, Structure};
-pub use vgg::{Vgg, VggConfig, VggError, VGG11_CFG};
+pub use vgg::{VGG11_CFG, Vgg, VggConfig, VggError};

@@ -60,14 +60,30 @@ pub struct Structure {
 impl Structure {
     /// Parameters touching hidden space `s`, with the axis.
     pub fn members(&self, s: usize) -> Vec<(&ParamAxes, usize)> {
-        self.params
-            .iter()
-            .flat_map(|p| p.axes.iter().filter(|(_, sp)| *sp == s).map(move |(ax, _)| (p, *ax)))
-            .collect()
+        self.params.iter().flat_map(|p| p.axes.iter().filter(|(_, sp)| *sp == s).map(move |(ax, _)| (p, *ax))).collect()
     }
 
     /// The parameter named `name`.
     pub fn param(&self, name: &str) -> Option<&ParamAxes> {
         self.params.iter().find(|p| p.name == name)
+    }
+
+    /// The BatchNorm parameter `which` (`gamma`, `beta`, `running_mean`, `running_var`) acting on
+    /// hidden space `s`, if that space's block has a BatchNorm.
+    pub fn batch_norm_param(&self, s: usize, which: &str) -> Option<&str> {
+        self.params.iter().find(|p| p.kind == LayerKind::BatchNorm && p.axes == [(0, s)] && p.name.rsplit('.').next() == Some(which)).map(|p| p.name.as_str())
+    }
+
+    /// The `(scale, shift)` parameters of hidden space `s`'s last per-channel affine map before
+    /// its ReLU: the BatchNorm's `(gamma, beta)` when the block has one, else the producing
+    /// layer's `(weight, bias)` (whose output rows are the channels). REPAIR folds its
+    /// correction into these.
+    pub fn output_affine(&self, s: usize) -> Option<(&str, &str)> {
+        if let (Some(g), Some(b)) = (self.batch_norm_param(s, "gamma"), self.batch_norm_param(s, "beta")) {
+            return Some((g, b));
+        }
+        let producer = self.param(&self.spaces.get(s)?.producer)?;
+        let bias = self.params.iter().find(|p| p.layer == producer.layer && p.name != producer.name && p.axes == [(0, s)])?;
+        Some((producer.name.as_str(), bias.name.as_str()))
     }
 }

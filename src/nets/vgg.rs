@@ -19,14 +19,12 @@ use serde::{Deserialize, Serialize};
 use super::init::ParamInit;
 use super::params::{ParamMap, replace_param, tensor_to_array};
 use super::structure::{HiddenSpace, LayerKind, ParamAxes, Structure};
-use burn::module::RunningState;
 use crate::group::D4;
+use burn::module::RunningState;
 
 /// VGG11's layer plan: `Some(c)` = 3×3 conv with `c` channels at width 1, `None` = 2×2 max-pool.
-pub const VGG11_CFG: [Option<usize>; 13] = [
-    Some(64), None, Some(128), None, Some(256), Some(256), None, Some(512), Some(512), None,
-    Some(512), Some(512), None,
-];
+pub const VGG11_CFG: [Option<usize>; 13] =
+    [Some(64), None, Some(128), None, Some(256), Some(256), None, Some(512), Some(512), None, Some(512), Some(512), None];
 
 /// Invalid VGG configuration.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -83,11 +81,7 @@ impl VggConfig {
 
     /// Output channels of the eight convolutions after applying the width multiplier.
     pub fn conv_channels(&self) -> Vec<usize> {
-        VGG11_CFG
-            .iter()
-            .flatten()
-            .map(|&c| ((c as f64 * self.width).round() as usize).max(1))
-            .collect()
+        VGG11_CFG.iter().flatten().map(|&c| ((c as f64 * self.width).round() as usize).max(1)).collect()
     }
 
     /// For each conv, whether a 2×2 max-pool follows it.
@@ -135,17 +129,8 @@ impl VggConfig {
             }
             c_in = c_out;
         }
-        let head = Linear {
-            weight: rng.normal([c_in, self.num_classes], 0.01, device),
-            bias: Some(rng.zeros([self.num_classes], device)),
-        };
-        Ok(Vgg {
-            convs,
-            norms,
-            head,
-            pool: MaxPool2dConfig::new([2, 2]).init(),
-            pool_after: self.pool_after(),
-        })
+        let head = Linear { weight: rng.normal([c_in, self.num_classes], 0.01, device), bias: Some(rng.zeros([self.num_classes], device)) };
+        Ok(Vgg { convs, norms, head, pool: MaxPool2dConfig::new([2, 2]).init(), pool_after: self.pool_after() })
     }
 }
 
@@ -253,17 +238,11 @@ impl Vgg {
     pub fn structure(&self) -> Structure {
         let mut spaces = Vec::new();
         let mut params = Vec::new();
-        let p = |name: String, layer: &str, kind, axes: Vec<(usize, usize)>, running_stat| ParamAxes {
-            name, layer: layer.to_string(), kind, axes, running_stat,
-        };
+        let p =
+            |name: String, layer: &str, kind, axes: Vec<(usize, usize)>, running_stat| ParamAxes { name, layer: layer.to_string(), kind, axes, running_stat };
         for (i, conv) in self.convs.iter().enumerate() {
             let layer = format!("convs.{i}");
-            spaces.push(HiddenSpace {
-                name: format!("conv{i}"),
-                size: conv.weight.dims()[0],
-                producer: format!("{layer}.weight"),
-                block: i,
-            });
+            spaces.push(HiddenSpace { name: format!("conv{i}"), size: conv.weight.dims()[0], producer: format!("{layer}.weight"), block: i });
             let mut w_axes = vec![(0, i)];
             if i > 0 {
                 w_axes.push((1, i - 1));
@@ -319,10 +298,10 @@ impl Vgg {
             if let Some(a) = get(format!("convs.{i}.weight"), &conv.weight.dims()) {
                 conv.weight = replace_param(&conv.weight, a);
             }
-            if let Some(b) = conv.bias.as_mut() {
-                if let Some(a) = get(format!("convs.{i}.bias"), &b.dims()) {
-                    *b = replace_param(b, a);
-                }
+            if let Some(b) = conv.bias.as_mut()
+                && let Some(a) = get(format!("convs.{i}.bias"), &b.dims())
+            {
+                *b = replace_param(b, a);
             }
         }
         for (i, bn) in out.norms.iter_mut().enumerate() {
@@ -344,10 +323,10 @@ impl Vgg {
         if let Some(a) = get("head.weight".into(), &self.head.weight.dims()) {
             out.head.weight = replace_param(&out.head.weight, a);
         }
-        if let Some(b) = out.head.bias.as_mut() {
-            if let Some(a) = get("head.bias".into(), &b.dims()) {
-                *b = replace_param(b, a);
-            }
+        if let Some(b) = out.head.bias.as_mut()
+            && let Some(a) = get("head.bias".into(), &b.dims())
+        {
+            *b = replace_param(b, a);
         }
         out
     }

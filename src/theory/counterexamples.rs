@@ -63,13 +63,7 @@ pub struct Counterexample {
 // ANCHOR: pass_through
 /// The digest's example: swap on R², invariant output, f(x) = x_1 + x_2, fails at layer 1, row 0.
 pub fn paper_pass_through() -> Counterexample {
-    let w1 = from_rows(&[
-        vec![1.0, 3.0],
-        vec![-1.0, -3.0],
-        vec![1.0, -1.0],
-        vec![-1.0, 1.0],
-    ])
-    .expect("constant matrix");
+    let w1 = from_rows(&[vec![1.0, 3.0], vec![-1.0, -3.0], vec![1.0, -1.0], vec![-1.0, 1.0]]).expect("constant matrix");
     let w2 = from_rows(&[vec![0.5, -0.5, 0.5, -0.5]]).expect("constant matrix");
     Counterexample {
         name: "paper pass-through (swap on R², f = x1 + x2)".into(),
@@ -87,17 +81,9 @@ pub fn paper_pass_through() -> Counterexample {
 /// W_2 = `[C, −C]` with C = M B^{-1}, where M is a random equivariant linear map (group average),
 /// invariant (1×n) or equivariant with ρ_out = ρ_in (n×n). Then f(x) = Mx. Generically the first
 /// row of W_1 ρ_in(s) is no positive multiple of a row of W_1: expected failure layer 1, row 0.
-pub fn random_pass_through(
-    input: &Representation,
-    invariant: bool,
-    seed: u64,
-) -> Result<Counterexample, TheoryError> {
+pub fn random_pass_through(input: &Representation, invariant: bool, seed: u64) -> Result<Counterexample, TheoryError> {
     let n = input.dim();
-    let action = if invariant {
-        GroupAction::invariant(input.clone(), 1)
-    } else {
-        GroupAction::same_on_output(input.clone())
-    };
+    let action = if invariant { GroupAction::invariant(input.clone(), 1) } else { GroupAction::same_on_output(input.clone()) };
     let group = action.group(1e-9, DEFAULT_GROUP_CAP)?;
     let mut rng = sample::rng(seed);
     let b = sample::invertible(&mut rng, n)?;
@@ -107,14 +93,7 @@ pub fn random_pass_through(
     let w1 = linalg::vstack(&[b.clone(), -&b])?;
     let w2 = linalg::hstack(&[c.clone(), -&c])?;
     Ok(Counterexample {
-        name: format!(
-            "random pass-through ({} output, n = {n}, seed {seed})",
-            if invariant {
-                "invariant"
-            } else {
-                "equivariant"
-            }
-        ),
+        name: format!("random pass-through ({} output, n = {n}, seed {seed})", if invariant { "invariant" } else { "equivariant" }),
         mechanism: Mechanism::LinearPassThrough,
         mlp: Mlp::from_weights(vec![w1, w2])?,
         action,
@@ -127,32 +106,18 @@ pub fn random_pass_through(
 /// A random layerwise-equivariant 2-layer network (two copies of the regular representation)
 /// plus one extra first-layer neuron with random incoming weights and bias and **zero outgoing
 /// weights**. Expected failure: layer 1, row = index of the extra neuron.
-pub fn zero_outgoing_neuron(
-    action: &GroupAction,
-    seed: u64,
-) -> Result<Counterexample, TheoryError> {
+pub fn zero_outgoing_neuron(action: &GroupAction, seed: u64) -> Result<Counterexample, TheoryError> {
     let base = layerwise_equivariant_mlp(action, &[2], seed, true, 1e-9)?.mlp;
     let mut rng = sample::rng(seed ^ 0x5eed);
     let n0 = base.input_dim();
     let row = base.layers[0].out_dim();
     let l1 = &base.layers[0];
-    let w1 = concatenate(
-        Axis(0),
-        &[l1.w.view(), sample::normal_matrix(&mut rng, 1, n0).view()],
-    )
-    .map_err(|e| TheoryError::Shape(e.to_string()))?;
+    let w1 = concatenate(Axis(0), &[l1.w.view(), sample::normal_matrix(&mut rng, 1, n0).view()]).map_err(|e| TheoryError::Shape(e.to_string()))?;
     let mut b1 = l1.b.to_vec();
     b1.push(sample::normal(&mut rng));
     let l2 = &base.layers[1];
-    let w2 = concatenate(
-        Axis(1),
-        &[l2.w.view(), Array2::zeros((l2.out_dim(), 1)).view()],
-    )
-    .map_err(|e| TheoryError::Shape(e.to_string()))?;
-    let mlp = Mlp::new(vec![
-        Layer::new(w1, Array1::from(b1))?,
-        Layer::new(w2, l2.b.clone())?,
-    ])?;
+    let w2 = concatenate(Axis(1), &[l2.w.view(), Array2::zeros((l2.out_dim(), 1)).view()]).map_err(|e| TheoryError::Shape(e.to_string()))?;
+    let mlp = Mlp::new(vec![Layer::new(w1, Array1::from(b1))?, Layer::new(w2, l2.b.clone())?])?;
     Ok(Counterexample {
         name: format!("zero outgoing weight (seed {seed})"),
         mechanism: Mechanism::ZeroOutgoingWeight,
@@ -174,19 +139,13 @@ pub fn dead_neuron(action: &GroupAction, seed: u64) -> Result<Counterexample, Th
     let l2 = &base.layers[1];
     let (n1, row) = (l2.in_dim(), l2.out_dim());
     let incoming = sample::normal_matrix(&mut rng, 1, n1).mapv(|v| -(v.abs() + 0.05));
-    let w2 = concatenate(Axis(0), &[l2.w.view(), incoming.view()])
-        .map_err(|e| TheoryError::Shape(e.to_string()))?;
+    let w2 = concatenate(Axis(0), &[l2.w.view(), incoming.view()]).map_err(|e| TheoryError::Shape(e.to_string()))?;
     let mut b2 = l2.b.to_vec();
     b2.push(-(sample::normal(&mut rng).abs() + 0.1));
     let l3 = &base.layers[2];
     let outgoing = sample::normal_matrix(&mut rng, l3.out_dim(), 1);
-    let w3 = concatenate(Axis(1), &[l3.w.view(), outgoing.view()])
-        .map_err(|e| TheoryError::Shape(e.to_string()))?;
-    let mlp = Mlp::new(vec![
-        base.layers[0].clone(),
-        Layer::new(w2, Array1::from(b2))?,
-        Layer::new(w3, l3.b.clone())?,
-    ])?;
+    let w3 = concatenate(Axis(1), &[l3.w.view(), outgoing.view()]).map_err(|e| TheoryError::Shape(e.to_string()))?;
+    let mlp = Mlp::new(vec![base.layers[0].clone(), Layer::new(w2, Array1::from(b2))?, Layer::new(w3, l3.b.clone())?])?;
     Ok(Counterexample {
         name: format!("dead neuron (seed {seed})"),
         mechanism: Mechanism::DeadNeuron,
@@ -213,46 +172,21 @@ mod tests {
             Representation::hflip_image(1, 2, 2),
             Representation::hflip_image(2, 2, 3),
             Representation::sign_flip(3, 0),
-            Representation::swap(3, 0, 1)
-                .join(&Representation::cyclic_shift(3))
-                .unwrap(),
+            Representation::swap(3, 0, 1).join(&Representation::cyclic_shift(3)).unwrap(),
         ]
     }
 
     fn assert_counterexample(c: &Counterexample) {
         let eq = check_equivariance(&c.mlp, &c.action, 64, 1).unwrap();
-        assert!(
-            eq.is_equivariant(1e-9),
-            "{}: not equivariant {eq:?}",
-            c.name
-        );
+        assert!(eq.is_equivariant(1e-9), "{}: not equivariant {eq:?}", c.name);
         let v = decide_layerwise(&c.mlp, &c.action, &LayerwiseOptions::default()).unwrap();
-        let n = v
-            .failure()
-            .unwrap_or_else(|| panic!("{}: decided layerwise", c.name));
-        assert_eq!(
-            (n.layer, n.generator, n.row),
-            (c.expected_layer, 0, c.expected_row),
-            "{}: {n:?}",
-            c.name
-        );
-        assert!(
-            matches!(n.reason, NotLayerwiseReason::NoPositiveMultiple { .. }),
-            "{}: {n:?}",
-            c.name
-        );
+        let n = v.failure().unwrap_or_else(|| panic!("{}: decided layerwise", c.name));
+        assert_eq!((n.layer, n.generator, n.row), (c.expected_layer, 0, c.expected_row), "{}: {n:?}", c.name);
+        assert!(matches!(n.reason, NotLayerwiseReason::NoPositiveMultiple { .. }), "{}: {n:?}", c.name);
         if let Some(r) = &c.repaired {
             let x = sample::normal_matrix(&mut sample::rng(5), 64, c.mlp.input_dim());
-            assert!(
-                r.max_output_diff(&c.mlp, &x) < 1e-12,
-                "{}: repaired differs",
-                c.name
-            );
-            assert!(
-                decide_layerwise(r, &c.action, &LayerwiseOptions::default())
-                    .unwrap()
-                    .is_layerwise()
-            );
+            assert!(r.max_output_diff(&c.mlp, &x) < 1e-12, "{}: repaired differs", c.name);
+            assert!(decide_layerwise(r, &c.action, &LayerwiseOptions::default()).unwrap().is_layerwise());
         }
     }
 
@@ -266,11 +200,7 @@ mod tests {
         }
         assert_counterexample(&c);
         let v = decide_layerwise(&c.mlp, &c.action, &LayerwiseOptions::default()).unwrap();
-        let NotLayerwiseReason::NoPositiveMultiple { transformed_row } =
-            &v.failure().unwrap().reason
-        else {
-            panic!("wrong reason")
-        };
+        let NotLayerwiseReason::NoPositiveMultiple { transformed_row } = &v.failure().unwrap().reason else { panic!("wrong reason") };
         assert_eq!(transformed_row, &vec![3.0, 1.0, 0.0]); // (1,3)·S = (3,1), bias 0
     }
 
@@ -290,10 +220,7 @@ mod tests {
         // f is linear: f(x + y) = f(x) + f(y) and f(2x) = 2 f(x).
         let c = random_pass_through(&Representation::cyclic_shift(4), false, 3).unwrap();
         let mut rng = sample::rng(1);
-        let (x, y) = (
-            sample::normal_vector(&mut rng, 4),
-            sample::normal_vector(&mut rng, 4),
-        );
+        let (x, y) = (sample::normal_vector(&mut rng, 4), sample::normal_vector(&mut rng, 4));
         let f = |v: &Array1<f64>| c.mlp.forward_one(v);
         assert!(linalg::max_abs_diff_vec(&f(&(&x + &y)), &(f(&x) + f(&y))) < 1e-10);
         assert!(linalg::max_abs_diff_vec(&f(&(&x * -2.0)), &(f(&x) * -2.0)) < 1e-10);
@@ -303,10 +230,7 @@ mod tests {
     fn zero_outgoing_neuron_is_equivariant_but_fails_at_its_row() {
         for rep in reps() {
             for seed in 0..5 {
-                for action in [
-                    GroupAction::invariant(rep.clone(), 2),
-                    GroupAction::same_on_output(rep.clone()),
-                ] {
+                for action in [GroupAction::invariant(rep.clone(), 2), GroupAction::same_on_output(rep.clone())] {
                     assert_counterexample(&zero_outgoing_neuron(&action, seed).unwrap());
                 }
             }
@@ -322,13 +246,7 @@ mod tests {
                 let x = sample::normal_matrix(&mut sample::rng(seed), 200, rep.dim()) * 10.0;
                 let acts = c.mlp.hidden_activations(&x);
                 assert!(acts[1].column(c.expected_row).iter().all(|&v| v == 0.0));
-                assert!(
-                    c.mlp.layers[2]
-                        .w
-                        .column(c.expected_row)
-                        .iter()
-                        .any(|&v| v != 0.0)
-                );
+                assert!(c.mlp.layers[2].w.column(c.expected_row).iter().any(|&v| v != 0.0));
                 assert_counterexample(&c);
             }
         }

@@ -49,12 +49,7 @@ impl EquivarianceReport {
 }
 
 /// Check f(ρ_in(s)x) = ρ_out(s)f(x) for every generator s on `samples` seeded N(0, I) inputs.
-pub fn check_equivariance(
-    f: &Mlp,
-    action: &GroupAction,
-    samples: usize,
-    seed: u64,
-) -> Result<EquivarianceReport, TheoryError> {
+pub fn check_equivariance(f: &Mlp, action: &GroupAction, samples: usize, seed: u64) -> Result<EquivarianceReport, TheoryError> {
     if action.input.dim() != f.input_dim() || action.output.dim() != f.output_dim() {
         return Err(TheoryError::Shape(format!(
             "network maps R^{} → R^{} but the group acts on R^{} and R^{}",
@@ -79,21 +74,12 @@ pub fn check_equivariance(
             let lhs = f.forward(&x.dot(&rin.t()));
             let rhs = fx.dot(&rout.t());
             let abs = max_abs_diff(&lhs, &rhs);
-            GeneratorViolation {
-                generator: s,
-                abs,
-                rel: abs / scale,
-            }
+            GeneratorViolation { generator: s, abs, rel: abs / scale }
         })
         .collect();
     let worst_abs = per_generator.iter().map(|v| v.abs).fold(0.0, f64::max);
     let worst_rel = per_generator.iter().map(|v| v.rel).fold(0.0, f64::max);
-    Ok(EquivarianceReport {
-        samples,
-        per_generator,
-        worst_abs,
-        worst_rel,
-    })
+    Ok(EquivarianceReport { samples, per_generator, worst_abs, worst_rel })
 }
 
 #[cfg(test)]
@@ -105,15 +91,8 @@ mod tests {
     #[test]
     fn sum_of_relus_of_coordinates_is_swap_invariant() {
         // f(x) = σ(x_1) + σ(x_2): symmetric by construction.
-        let f =
-            Mlp::from_weights(vec![Array2::eye(2), from_rows(&[vec![1.0, 1.0]]).unwrap()]).unwrap();
-        let r = check_equivariance(
-            &f,
-            &GroupAction::invariant(Representation::swap(2, 0, 1), 1),
-            64,
-            0,
-        )
-        .unwrap();
+        let f = Mlp::from_weights(vec![Array2::eye(2), from_rows(&[vec![1.0, 1.0]]).unwrap()]).unwrap();
+        let r = check_equivariance(&f, &GroupAction::invariant(Representation::swap(2, 0, 1), 1), 64, 0).unwrap();
         assert_eq!(r.worst_abs, 0.0);
         assert!(r.is_equivariant(1e-12));
     }
@@ -134,25 +113,14 @@ mod tests {
         let lin = Mlp::from_weights(vec![Array2::eye(2)]).unwrap();
         let relu = Mlp::from_weights(vec![Array2::eye(2), Array2::eye(2)]).unwrap();
         let action = GroupAction::same_on_output(Representation::sign_flip(2, 0));
-        assert!(
-            check_equivariance(&lin, &action, 32, 1)
-                .unwrap()
-                .is_equivariant(1e-12)
-        );
-        assert!(
-            !check_equivariance(&relu, &action, 32, 1)
-                .unwrap()
-                .is_equivariant(1e-3)
-        );
+        assert!(check_equivariance(&lin, &action, 32, 1).unwrap().is_equivariant(1e-12));
+        assert!(!check_equivariance(&relu, &action, 32, 1).unwrap().is_equivariant(1e-3));
     }
 
     #[test]
     fn shape_mismatch_is_an_error() {
         let f = Mlp::random(&[3, 4, 1], 0).unwrap();
         let action = GroupAction::invariant(Representation::swap(2, 0, 1), 1);
-        assert!(matches!(
-            check_equivariance(&f, &action, 4, 0),
-            Err(TheoryError::Shape(_))
-        ));
+        assert!(matches!(check_equivariance(&f, &action, 4, 0), Err(TheoryError::Shape(_))));
     }
 }

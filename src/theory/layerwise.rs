@@ -67,11 +67,7 @@ pub struct LayerwiseOptions {
 
 impl Default for LayerwiseOptions {
     fn default() -> Self {
-        Self {
-            tol: 1e-8,
-            max_search_nodes: 100_000,
-            group_cap: DEFAULT_GROUP_CAP,
-        }
+        Self { tol: 1e-8, max_search_nodes: 100_000, group_cap: DEFAULT_GROUP_CAP }
     }
 }
 
@@ -210,29 +206,13 @@ impl GeneratorSearch<'_> {
         }
         // Step 2: rows of [W_j ρ_{j−1}(s) | b_j] against rows of [W_j | b_j].
         let target = layer.augmented();
-        let transformed = Layer {
-            w: layer.w.dot(prev),
-            b: layer.b.clone(),
-        }
-        .augmented();
+        let transformed = Layer { w: layer.w.dot(prev), b: layer.b.clone() }.augmented();
         let n = target.nrows();
-        let mut cands: Vec<Vec<(usize, f64)>> = (0..n)
-            .map(|i| {
-                (0..n)
-                    .filter_map(|k| {
-                        positive_multiple(transformed.row(i), target.row(k), self.tol)
-                            .map(|d| (k, d))
-                    })
-                    .collect()
-            })
-            .collect();
+        let mut cands: Vec<Vec<(usize, f64)>> =
+            (0..n).map(|i| (0..n).filter_map(|k| positive_multiple(transformed.row(i), target.row(k), self.tol).map(|d| (k, d))).collect()).collect();
         if let Some(i) = cands.iter().position(Vec::is_empty) {
             let transformed_row = transformed.row(i).to_vec();
-            self.fail(
-                j + 1,
-                i,
-                NotLayerwiseReason::NoPositiveMultiple { transformed_row },
-            );
+            self.fail(j + 1, i, NotLayerwiseReason::NoPositiveMultiple { transformed_row });
             return false;
         }
         if j + 2 == depth {
@@ -247,11 +227,7 @@ impl GeneratorSearch<'_> {
                     diff.iter().all(|&v| v <= self.tol * scale)
                 });
                 if c.is_empty() {
-                    self.fail(
-                        j + 1,
-                        i,
-                        NotLayerwiseReason::OutgoingMismatch { candidates: before },
-                    );
+                    self.fail(j + 1, i, NotLayerwiseReason::OutgoingMismatch { candidates: before });
                     return false;
                 }
             }
@@ -264,12 +240,7 @@ impl GeneratorSearch<'_> {
             let dmax = cands.iter().flatten().map(|&(_, d)| d).fold(1.0, f64::max);
             ForwardCheck::new(&self.f.layers[j + 1], self.tol, dmax)
         });
-        let mut state = Matching {
-            perm: vec![0; n],
-            d: vec![0.0; n],
-            used: vec![false; n],
-            fc,
-        };
+        let mut state = Matching { perm: vec![0; n], d: vec![0.0; n], used: vec![false; n], fc };
         self.match_rows(j, 0, &cands, &mut state, chain)
     }
 
@@ -278,14 +249,7 @@ impl GeneratorSearch<'_> {
     }
 
     /// Backtracking over bijections rows → candidate rows; each complete one is tried downstream.
-    fn match_rows(
-        &mut self,
-        j: usize,
-        i: usize,
-        cands: &[Vec<(usize, f64)>],
-        m: &mut Matching,
-        chain: &mut Vec<ScaledPermutation>,
-    ) -> bool {
+    fn match_rows(&mut self, j: usize, i: usize, cands: &[Vec<(usize, f64)>], m: &mut Matching, chain: &mut Vec<ScaledPermutation>) -> bool {
         let n = cands.len();
         if i == n {
             // Step 3: ρ_j(s)[r, π(r)] = d_r, i.e. P·D with D_{π(r)} = d_r.
@@ -293,10 +257,7 @@ impl GeneratorSearch<'_> {
             for r in 0..n {
                 scales[m.perm[r]] = m.d[r];
             }
-            let rho = ScaledPermutation {
-                perm: m.perm.clone(),
-                scales,
-            };
+            let rho = ScaledPermutation { perm: m.perm.clone(), scales };
             let rho_m = rho.to_matrix();
             chain.push(rho);
             if self.extend(j + 1, &rho_m, chain) {
@@ -339,13 +300,7 @@ impl GeneratorSearch<'_> {
             }
         }
         if !any_free {
-            self.fail(
-                j + 1,
-                i,
-                NotLayerwiseReason::NotABijection {
-                    target: cands[i][0].0,
-                },
-            );
+            self.fail(j + 1, i, NotLayerwiseReason::NotABijection { target: cands[i][0].0 });
         }
         false
     }
@@ -407,20 +362,9 @@ impl ForwardCheck {
 
     fn new(next: &Layer, tol: f64, dmax: f64) -> Self {
         let aug = next.augmented();
-        let scale: Vec<f64> = aug
-            .rows()
-            .into_iter()
-            .map(|r| r.iter().fold(1.0f64, |m, v| m.max(v.abs())))
-            .collect();
+        let scale: Vec<f64> = aug.rows().into_iter().map(|r| r.iter().fold(1.0f64, |m, v| m.max(v.abs()))).collect();
         let n = next.out_dim();
-        let mut fc = Self {
-            w: next.w.clone(),
-            scale,
-            tol,
-            dmax,
-            state: vec![vec![Pair::Possible(None); n]; n],
-            alive: vec![n; n],
-        };
+        let mut fc = Self { w: next.w.clone(), scale, tol, dmax, state: vec![vec![Pair::Possible(None); n]; n], alive: vec![n; n] };
         for i in 0..n {
             for k in 0..n {
                 let st = fc.combine(Pair::Possible(None), next.b[i], next.b[k], i, k, 1.0);
@@ -440,17 +384,10 @@ impl ForwardCheck {
         match s {
             Some(s) => {
                 let bound = Self::LOOSE * si.max(s * sk);
-                if (lhs - s * rhs).abs() > bound {
-                    Pair::Impossible
-                } else {
-                    st
-                }
+                if (lhs - s * rhs).abs() > bound { Pair::Impossible } else { st }
             }
             None => {
-                let (lz, rz) = (
-                    lhs.abs() <= 10.0 * self.tol * si,
-                    rhs.abs() <= 10.0 * self.tol * sk,
-                );
+                let (lz, rz) = (lhs.abs() <= 10.0 * self.tol * si, rhs.abs() <= 10.0 * self.tol * sk);
                 let (lbig, rbig) = (lhs.abs() >= Self::LOOSE * si, rhs.abs() >= Self::LOOSE * sk);
                 match (lz, rz) {
                     (true, true) => st,
@@ -521,29 +458,15 @@ impl ForwardCheck {
 }
 
 fn worst_row(a: &Array2<f64>) -> (usize, f64) {
-    a.rows()
-        .into_iter()
-        .map(|r| r.iter().fold(0.0f64, |m, v| m.max(v.abs())))
-        .enumerate()
-        .fold(
-            (0, 0.0),
-            |best, (i, v)| if v > best.1 { (i, v) } else { best },
-        )
+    a.rows().into_iter().map(|r| r.iter().fold(0.0f64, |m, v| m.max(v.abs()))).enumerate().fold((0, 0.0), |best, (i, v)| if v > best.1 { (i, v) } else { best })
 }
 
 fn worst_entry(v: &Array1<f64>) -> (usize, f64) {
-    v.iter()
-        .map(|x| x.abs())
-        .enumerate()
-        .fold((0, 0.0), |b, (i, x)| if x > b.1 { (i, x) } else { b })
+    v.iter().map(|x| x.abs()).enumerate().fold((0, 0.0), |b, (i, x)| if x > b.1 { (i, x) } else { b })
 }
 
 /// Decide whether `f` is layerwise equivariant for `action` (see the module docs).
-pub fn decide_layerwise(
-    f: &Mlp,
-    action: &GroupAction,
-    opts: &LayerwiseOptions,
-) -> Result<LayerwiseVerdict, TheoryError> {
+pub fn decide_layerwise(f: &Mlp, action: &GroupAction, opts: &LayerwiseOptions) -> Result<LayerwiseVerdict, TheoryError> {
     if action.input.dim() != f.input_dim() || action.output.dim() != f.output_dim() {
         return Err(TheoryError::Shape(format!(
             "network maps R^{} → R^{} but the group acts on R^{} and R^{}",
@@ -571,16 +494,8 @@ pub fn decide_layerwise(
         let ok = search.extend(0, &action.input.generators[s], &mut chain);
         ambiguous |= search.ambiguous;
         if !ok {
-            let (layer, row, reason) = search
-                .first_failure
-                .expect("a failed search records its first failure");
-            return Ok(LayerwiseVerdict::NotLayerwise(NotLayerwise {
-                layer,
-                generator: s,
-                row,
-                reason,
-                ambiguous,
-            }));
+            let (layer, row, reason) = search.first_failure.expect("a failed search records its first failure");
+            return Ok(LayerwiseVerdict::NotLayerwise(NotLayerwise { layer, generator: s, row, reason, ambiguous }));
         }
         for (j, rho) in chain.into_iter().enumerate() {
             per_layer[j].push(rho);
@@ -591,31 +506,17 @@ pub fn decide_layerwise(
         failure.ambiguous = ambiguous;
         return Ok(LayerwiseVerdict::NotLayerwise(failure));
     }
-    Ok(LayerwiseVerdict::LayerwiseEquivariant(
-        LayerwiseEquivariant {
-            hidden: per_layer,
-            group_order: group.order(),
-            ambiguous,
-        },
-    ))
+    Ok(LayerwiseVerdict::LayerwiseEquivariant(LayerwiseEquivariant { hidden: per_layer, group_order: group.order(), ambiguous }))
 }
 
 /// Group law on the hidden side: with ρ_j(e) := product of the generator matrices along the BFS
 /// word of e, check ρ_j(e)·ρ_j(s) = ρ_j(e·s) for every element e and generator s of G. Returns the
 /// first violation (layer 1-based, generator s, first differing row, word of e).
-pub fn check_hidden_group_law(
-    group: &FiniteGroup,
-    hidden: &[Vec<ScaledPermutation>],
-    tol: f64,
-) -> Option<NotLayerwise> {
+pub fn check_hidden_group_law(group: &FiniteGroup, hidden: &[Vec<ScaledPermutation>], tol: f64) -> Option<NotLayerwise> {
     for (j, gens) in hidden.iter().enumerate() {
         let mats: Vec<Array2<f64>> = gens.iter().map(ScaledPermutation::to_matrix).collect();
         let n = mats[0].nrows();
-        let of_element: Vec<Array2<f64>> = group
-            .words
-            .iter()
-            .map(|w| w.iter().fold(linalg::identity(n), |m, &s| m.dot(&mats[s])))
-            .collect();
+        let of_element: Vec<Array2<f64>> = group.words.iter().map(|w| w.iter().fold(linalg::identity(n), |m, &s| m.dot(&mats[s]))).collect();
         for e in 0..group.order() {
             for (s, m_s) in mats.iter().enumerate() {
                 let lhs = of_element[e].dot(m_s);
@@ -627,9 +528,7 @@ pub fn check_hidden_group_law(
                         layer: j + 1,
                         generator: s,
                         row,
-                        reason: NotLayerwiseReason::GroupLaw {
-                            element_word: group.words[e].clone(),
-                        },
+                        reason: NotLayerwiseReason::GroupLaw { element_word: group.words[e].clone() },
                         ambiguous: false,
                     });
                 }
@@ -648,15 +547,9 @@ pub fn check_hidden_group_law(
 /// itself along a relation has finite order, hence is 1); an inconsistency is reported as
 /// [`TheoryError::Normalisation`]. The network changes by W_j ↦ C_j W_j C_{j−1}^{-1},
 /// b_j ↦ C_j b_j, which computes the same function because σ(C z) = C σ(z) for positive diagonal C.
-pub fn normalise_scales(
-    f: &Mlp,
-    lw: &LayerwiseEquivariant,
-    tol: f64,
-) -> Result<(Mlp, LayerwiseEquivariant), TheoryError> {
+pub fn normalise_scales(f: &Mlp, lw: &LayerwiseEquivariant, tol: f64) -> Result<(Mlp, LayerwiseEquivariant), TheoryError> {
     if lw.hidden.len() + 1 != f.depth() {
-        return Err(TheoryError::Shape(
-            "hidden representations do not match the network".into(),
-        ));
+        return Err(TheoryError::Shape("hidden representations do not match the network".into()));
     }
     let mut cs: Vec<Array1<f64>> = Vec::with_capacity(lw.hidden.len());
     let mut hidden = Vec::with_capacity(lw.hidden.len());
@@ -687,19 +580,13 @@ pub fn normalise_scales(
                 }
             }
         }
-        let c: Array1<f64> = c
-            .into_iter()
-            .map(|v| v.expect("every neuron reached"))
-            .collect();
+        let c: Array1<f64> = c.into_iter().map(|v| v.expect("every neuron reached")).collect();
         let mut plain = Vec::with_capacity(gens.len());
         for (s, p) in gens.iter().enumerate() {
             for i in 0..n {
                 let entry = c[i] * p.row_scale(i) / c[p.perm[i]];
                 if (entry - 1.0).abs() > tol {
-                    return Err(TheoryError::Normalisation(format!(
-                        "layer {}, generator {s}, neuron {i}: rescaled entry {entry}",
-                        j + 1
-                    )));
+                    return Err(TheoryError::Normalisation(format!("layer {}, generator {s}, neuron {i}: rescaled entry {entry}", j + 1)));
                 }
             }
             plain.push(ScaledPermutation::plain(p.perm.clone()));
@@ -726,22 +613,12 @@ pub fn normalise_scales(
         })
         .collect();
     let g = Mlp::new(layers)?;
-    Ok((
-        g,
-        LayerwiseEquivariant {
-            hidden,
-            group_order: lw.group_order,
-            ambiguous: lw.ambiguous,
-        },
-    ))
+    Ok((g, LayerwiseEquivariant { hidden, group_order: lw.group_order, ambiguous: lw.ambiguous }))
 }
 
 /// Hidden representation matrices as `[layer][generator]` (convenience for comparisons).
 pub fn hidden_matrices(lw: &LayerwiseEquivariant) -> Vec<Vec<Array2<f64>>> {
-    lw.hidden
-        .iter()
-        .map(|g| g.iter().map(ScaledPermutation::to_matrix).collect())
-        .collect()
+    lw.hidden.iter().map(|g| g.iter().map(ScaledPermutation::to_matrix).collect()).collect()
 }
 
 /// Duplicate every hidden neuron of layer `j` (1-based): the copy gets the same incoming row and
@@ -749,9 +626,7 @@ pub fn hidden_matrices(lw: &LayerwiseEquivariant) -> Vec<Vec<Array2<f64>>> {
 /// ambiguity of the row matching.
 pub fn duplicate_neurons(f: &Mlp, j: usize) -> Result<Mlp, TheoryError> {
     if j == 0 || j >= f.depth() {
-        return Err(TheoryError::Shape(format!(
-            "layer {j} is not a hidden layer"
-        )));
+        return Err(TheoryError::Shape(format!("layer {j} is not a hidden layer")));
     }
     let mut layers = f.layers.clone();
     let l = &f.layers[j - 1];
@@ -761,10 +636,7 @@ pub fn duplicate_neurons(f: &Mlp, j: usize) -> Result<Mlp, TheoryError> {
     };
     let next = &f.layers[j];
     let half = &next.w * 0.5;
-    layers[j] = Layer {
-        w: concatenate(Axis(1), &[half.view(), half.view()]).expect("same rows"),
-        b: next.b.clone(),
-    };
+    layers[j] = Layer { w: concatenate(Axis(1), &[half.view(), half.view()]).expect("same rows"), b: next.b.clone() };
     Mlp::new(layers)
 }
 
@@ -782,12 +654,7 @@ mod tests {
             GroupAction::same_on_output(Representation::cyclic_shift(3)),
             GroupAction::invariant(Representation::hflip_image(1, 2, 3), 2),
             GroupAction::same_on_output(Representation::sign_flip(2, 1)),
-            GroupAction::invariant(
-                Representation::sign_flip(2, 0)
-                    .join(&Representation::sign_flip(2, 1))
-                    .unwrap(),
-                1,
-            ),
+            GroupAction::invariant(Representation::sign_flip(2, 0).join(&Representation::sign_flip(2, 1)).unwrap(), 1),
         ]
     }
 
@@ -801,9 +668,7 @@ mod tests {
         let mut layers = f.layers.clone();
         for j in 0..f.depth() - 1 {
             let n = layers[j].out_dim();
-            let c: Array1<f64> = (0..n)
-                .map(|_| sample::uniform(&mut rng, 0.3, 3.0))
-                .collect();
+            let c: Array1<f64> = (0..n).map(|_| sample::uniform(&mut rng, 0.3, 3.0)).collect();
             layers[j].w *= &c.view().insert_axis(Axis(1));
             layers[j].b *= &c;
             layers[j + 1].w /= &c.view().insert_axis(Axis(0));
@@ -816,12 +681,9 @@ mod tests {
         for (a, action) in actions().into_iter().enumerate() {
             for seed in 0..20 {
                 let copies: &[usize] = if seed % 2 == 0 { &[2] } else { &[1, 2] };
-                let net =
-                    layerwise_equivariant_mlp(&action, copies, seed, true, DEFAULT_TOL).unwrap();
+                let net = layerwise_equivariant_mlp(&action, copies, seed, true, DEFAULT_TOL).unwrap();
                 let verdict = decide(&net.mlp, &action);
-                let lw = verdict
-                    .layerwise()
-                    .unwrap_or_else(|| panic!("action {a} seed {seed}: {verdict:?}"));
+                let lw = verdict.layerwise().unwrap_or_else(|| panic!("action {a} seed {seed}: {verdict:?}"));
                 assert!(!lw.ambiguous);
                 for (found, built) in hidden_matrices(lw).iter().zip(&net.hidden) {
                     for (x, y) in found.iter().zip(built) {
@@ -836,33 +698,17 @@ mod tests {
     fn rescaled_neurons_give_scaled_permutations_and_normalisation_restores_permutations() {
         for (a, action) in actions().into_iter().enumerate() {
             for seed in 0..20 {
-                let net =
-                    layerwise_equivariant_mlp(&action, &[2, 1], seed, true, DEFAULT_TOL).unwrap();
+                let net = layerwise_equivariant_mlp(&action, &[2, 1], seed, true, DEFAULT_TOL).unwrap();
                 let g = rescale_randomly(&net.mlp, 100 + seed);
                 let lw = decide(&g, &action).layerwise().cloned().unwrap();
-                assert!(
-                    !lw.all_plain(1e-6),
-                    "action {a} seed {seed}: rescaling should show in D"
-                );
+                assert!(!lw.all_plain(1e-6), "action {a} seed {seed}: rescaling should show in D");
                 let (h, plain) = normalise_scales(&g, &lw, 1e-8).unwrap();
                 assert!(plain.all_plain(0.0));
                 let x = sample::normal_matrix(&mut sample::rng(seed), 32, g.input_dim());
                 assert!(h.max_output_diff(&g, &x) < 1e-10);
                 let again = decide(&h, &action).layerwise().cloned().unwrap();
                 assert!(again.all_plain(1e-8));
-                assert_eq!(
-                    again
-                        .hidden
-                        .iter()
-                        .flatten()
-                        .map(|p| &p.perm)
-                        .collect::<Vec<_>>(),
-                    lw.hidden
-                        .iter()
-                        .flatten()
-                        .map(|p| &p.perm)
-                        .collect::<Vec<_>>()
-                );
+                assert_eq!(again.hidden.iter().flatten().map(|p| &p.perm).collect::<Vec<_>>(), lw.hidden.iter().flatten().map(|p| &p.perm).collect::<Vec<_>>());
             }
         }
     }
@@ -874,10 +720,7 @@ mod tests {
             let action = GroupAction::same_on_output(Representation::cyclic_shift(3));
             let n = decide(&f, &action).failure().cloned().unwrap();
             assert_eq!((n.layer, n.generator, n.row), (1, 0, 0));
-            assert!(matches!(
-                n.reason,
-                NotLayerwiseReason::NoPositiveMultiple { .. }
-            ));
+            assert!(matches!(n.reason, NotLayerwiseReason::NoPositiveMultiple { .. }));
         }
     }
 
@@ -885,9 +728,7 @@ mod tests {
     fn non_invariant_output_bias_fails_at_the_last_layer() {
         let action = GroupAction::same_on_output(Representation::cyclic_shift(3));
         for seed in 0..20 {
-            let mut net = layerwise_equivariant_mlp(&action, &[1, 1], seed, true, DEFAULT_TOL)
-                .unwrap()
-                .mlp;
+            let mut net = layerwise_equivariant_mlp(&action, &[1, 1], seed, true, DEFAULT_TOL).unwrap().mlp;
             net.layers[2].b[1] += 0.5;
             let n = decide(&net, &action).failure().cloned().unwrap();
             assert_eq!(n.layer, 3);
@@ -899,30 +740,19 @@ mod tests {
     fn perturbed_output_weight_fails_at_the_last_hidden_layer_by_outgoing_mismatch() {
         let action = GroupAction::invariant(Representation::swap(2, 0, 1), 1);
         for seed in 0..20 {
-            let mut net = layerwise_equivariant_mlp(&action, &[2], seed, false, DEFAULT_TOL)
-                .unwrap()
-                .mlp;
+            let mut net = layerwise_equivariant_mlp(&action, &[2], seed, false, DEFAULT_TOL).unwrap().mlp;
             net.layers[1].w[(0, 3)] += 0.25;
             let n = decide(&net, &action).failure().cloned().unwrap();
             assert_eq!(n.layer, 1);
-            assert!(matches!(
-                n.reason,
-                NotLayerwiseReason::OutgoingMismatch { .. }
-            ));
+            assert!(matches!(n.reason, NotLayerwiseReason::OutgoingMismatch { .. }));
         }
     }
 
     #[test]
     fn linear_network_is_decided_by_the_output_condition_alone() {
         let action = GroupAction::same_on_output(Representation::swap(2, 0, 1));
-        let sym = Mlp::from_weights(vec![
-            linalg::from_rows(&[vec![1.0, 2.0], vec![2.0, 1.0]]).unwrap(),
-        ])
-        .unwrap();
-        let asym = Mlp::from_weights(vec![
-            linalg::from_rows(&[vec![1.0, 2.0], vec![3.0, 1.0]]).unwrap(),
-        ])
-        .unwrap();
+        let sym = Mlp::from_weights(vec![linalg::from_rows(&[vec![1.0, 2.0], vec![2.0, 1.0]]).unwrap()]).unwrap();
+        let asym = Mlp::from_weights(vec![linalg::from_rows(&[vec![1.0, 2.0], vec![3.0, 1.0]]).unwrap()]).unwrap();
         assert!(decide(&sym, &action).is_layerwise());
         let n = decide(&asym, &action).failure().cloned().unwrap();
         assert_eq!(n.layer, 1);
@@ -933,14 +763,9 @@ mod tests {
     fn layerwise_verdict_implies_equivariance() {
         for action in actions() {
             for seed in 0..10 {
-                let net =
-                    layerwise_equivariant_mlp(&action, &[1, 1], seed, true, DEFAULT_TOL).unwrap();
+                let net = layerwise_equivariant_mlp(&action, &[1, 1], seed, true, DEFAULT_TOL).unwrap();
                 assert!(decide(&net.mlp, &action).is_layerwise());
-                assert!(
-                    check_equivariance(&net.mlp, &action, 32, seed)
-                        .unwrap()
-                        .is_equivariant(1e-10)
-                );
+                assert!(check_equivariance(&net.mlp, &action, 32, seed).unwrap().is_equivariant(1e-10));
             }
         }
     }
@@ -949,14 +774,11 @@ mod tests {
     fn duplicated_neurons_make_the_matching_ambiguous_but_still_layerwise() {
         for (a, action) in actions().into_iter().enumerate() {
             for seed in 0..10 {
-                let net =
-                    layerwise_equivariant_mlp(&action, &[1, 1], seed, true, DEFAULT_TOL).unwrap();
+                let net = layerwise_equivariant_mlp(&action, &[1, 1], seed, true, DEFAULT_TOL).unwrap();
                 for j in 1..=2 {
                     let dup = duplicate_neurons(&net.mlp, j).unwrap();
                     let v = decide(&dup, &action);
-                    let lw = v
-                        .layerwise()
-                        .unwrap_or_else(|| panic!("action {a} seed {seed} layer {j}: {v:?}"));
+                    let lw = v.layerwise().unwrap_or_else(|| panic!("action {a} seed {seed} layer {j}: {v:?}"));
                     assert!(lw.ambiguous);
                 }
             }
@@ -970,16 +792,12 @@ mod tests {
         for action in actions() {
             let order = action.group(DEFAULT_TOL, 64).unwrap().order();
             for seed in 0..10 {
-                let net =
-                    layerwise_equivariant_mlp(&action, &[1, 2], seed, true, DEFAULT_TOL).unwrap();
+                let net = layerwise_equivariant_mlp(&action, &[1, 2], seed, true, DEFAULT_TOL).unwrap();
                 let g = rescale_randomly(&net.mlp, seed);
                 let lw = decide(&g, &action).layerwise().cloned().unwrap();
                 let gens: Vec<Vec<Array2<f64>>> = (0..action.num_generators())
                     .map(|s| {
-                        let mut t = vec![
-                            action.input.generators[s].clone(),
-                            action.output.generators[s].clone(),
-                        ];
+                        let mut t = vec![action.input.generators[s].clone(), action.output.generators[s].clone()];
                         t.extend(lw.hidden.iter().map(|layer| layer[s].to_matrix()));
                         t
                     })
@@ -1008,16 +826,10 @@ mod tests {
         assert_eq!((n.layer, n.generator), (1, 0));
         assert!(matches!(n.reason, NotLayerwiseReason::GroupLaw { .. }));
         // A transposition (or a scaled one with reciprocal scales) is fine.
-        let good = vec![vec![ScaledPermutation {
-            perm: vec![1, 0, 2],
-            scales: vec![2.0, 0.5, 1.0],
-        }]];
+        let good = vec![vec![ScaledPermutation { perm: vec![1, 0, 2], scales: vec![2.0, 0.5, 1.0] }]];
         assert!(check_hidden_group_law(&group, &good, DEFAULT_TOL).is_none());
         // Scales whose product around the 2-cycle is not 1 violate g² = e.
-        let scaled = vec![vec![ScaledPermutation {
-            perm: vec![1, 0, 2],
-            scales: vec![2.0, 2.0, 1.0],
-        }]];
+        let scaled = vec![vec![ScaledPermutation { perm: vec![1, 0, 2], scales: vec![2.0, 2.0, 1.0] }]];
         assert!(check_hidden_group_law(&group, &scaled, DEFAULT_TOL).is_some());
     }
 }

@@ -39,9 +39,7 @@ pub fn max_abs_diff(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
     if a.dim() != b.dim() {
         return f64::INFINITY;
     }
-    a.iter()
-        .zip(b.iter())
-        .fold(0.0, |m, (&x, &y)| m.max((x - y).abs()))
+    a.iter().zip(b.iter()).fold(0.0, |m, (&x, &y)| m.max((x - y).abs()))
 }
 
 /// max_i |a_i − b_i|; `f64::INFINITY` if the lengths differ.
@@ -49,9 +47,7 @@ pub fn max_abs_diff_vec(a: &Array1<f64>, b: &Array1<f64>) -> f64 {
     if a.len() != b.len() {
         return f64::INFINITY;
     }
-    a.iter()
-        .zip(b.iter())
-        .fold(0.0, |m, (&x, &y)| m.max((x - y).abs()))
+    a.iter().zip(b.iter()).fold(0.0, |m, (&x, &y)| m.max((x - y).abs()))
 }
 
 /// σ(x) = max(x, 0) elementwise.
@@ -63,17 +59,10 @@ pub fn relu<D: ndarray::Dimension>(x: &ndarray::Array<f64, D>) -> ndarray::Array
 pub fn solve(a: &Array2<f64>, b: &Array2<f64>) -> Result<Array2<f64>, TheoryError> {
     let n = a.nrows();
     if a.ncols() != n {
-        return Err(TheoryError::Shape(format!(
-            "solve: A is {}×{}, not square",
-            n,
-            a.ncols()
-        )));
+        return Err(TheoryError::Shape(format!("solve: A is {}×{}, not square", n, a.ncols())));
     }
     if b.nrows() != n {
-        return Err(TheoryError::Shape(format!(
-            "solve: A is {n}×{n} but B has {} rows",
-            b.nrows()
-        )));
+        return Err(TheoryError::Shape(format!("solve: A is {n}×{n} but B has {} rows", b.nrows())));
     }
     let scale = max_abs(a).max(f64::MIN_POSITIVE);
     let m = b.ncols();
@@ -83,14 +72,9 @@ pub fn solve(a: &Array2<f64>, b: &Array2<f64>) -> Result<Array2<f64>, TheoryErro
     aug.slice_mut(s![.., n..]).assign(b);
     for col in 0..n {
         // Partial pivoting: the largest |entry| in this column at or below the diagonal.
-        let (piv, best) = (col..n)
-            .map(|r| (r, aug[(r, col)].abs()))
-            .fold((col, -1.0), |acc, x| if x.1 > acc.1 { x } else { acc });
+        let (piv, best) = (col..n).map(|r| (r, aug[(r, col)].abs())).fold((col, -1.0), |acc, x| if x.1 > acc.1 { x } else { acc });
         if best <= SINGULAR_RTOL * scale {
-            return Err(TheoryError::Singular {
-                column: col,
-                pivot: best,
-            });
+            return Err(TheoryError::Singular { column: col, pivot: best });
         }
         if piv != col {
             for k in 0..n + m {
@@ -124,8 +108,7 @@ pub fn block_diag(blocks: &[Array2<f64>]) -> Array2<f64> {
     let mut out = Array2::zeros((rows, cols));
     let (mut r, mut c) = (0, 0);
     for b in blocks {
-        out.slice_mut(s![r..r + b.nrows(), c..c + b.ncols()])
-            .assign(b);
+        out.slice_mut(s![r..r + b.nrows(), c..c + b.ncols()]).assign(b);
         r += b.nrows();
         c += b.ncols();
     }
@@ -163,10 +146,7 @@ pub fn positive_multiple(t: ArrayView1<f64>, r: ArrayView1<f64>, tol: f64) -> Op
     if d <= tol {
         return None;
     }
-    let resid = t
-        .iter()
-        .zip(r.iter())
-        .fold(0.0f64, |m, (&a, &b)| m.max((a - d * b).abs()));
+    let resid = t.iter().zip(r.iter()).fold(0.0f64, |m, (&a, &b)| m.max((a - d * b).abs()));
     (resid <= tol * t_inf.max(1.0)).then_some(d)
 }
 
@@ -220,9 +200,7 @@ mod tests {
     #[test]
     fn positive_multiple_accepts_only_positive_factors() {
         let r = Array1::from(vec![1.0, -2.0, 0.5]);
-        assert!(
-            (positive_multiple((&r * 3.0).view(), r.view(), 1e-9).unwrap() - 3.0).abs() < 1e-12
-        );
+        assert!((positive_multiple((&r * 3.0).view(), r.view(), 1e-9).unwrap() - 3.0).abs() < 1e-12);
         assert!(positive_multiple((&r * -3.0).view(), r.view(), 1e-9).is_none());
         let z = Array1::zeros(3);
         assert_eq!(positive_multiple(z.view(), z.view(), 1e-9), Some(1.0));

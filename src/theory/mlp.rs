@@ -25,12 +25,7 @@ impl Layer {
     /// A layer, checking that W and b fit.
     pub fn new(w: Array2<f64>, b: Array1<f64>) -> Result<Self, TheoryError> {
         if w.nrows() != b.len() {
-            return Err(TheoryError::Shape(format!(
-                "layer: W is {}×{} but b has length {}",
-                w.nrows(),
-                w.ncols(),
-                b.len()
-            )));
+            return Err(TheoryError::Shape(format!("layer: W is {}×{} but b has length {}", w.nrows(), w.ncols(), b.len())));
         }
         Ok(Self { w, b })
     }
@@ -53,11 +48,7 @@ impl Layer {
 
     /// The augmented matrix `[W | b]` whose rows describe the neurons.
     pub fn augmented(&self) -> Array2<f64> {
-        concatenate(
-            Axis(1),
-            &[self.w.view(), self.b.view().insert_axis(Axis(1))],
-        )
-        .expect("W and b have matching rows")
+        concatenate(Axis(1), &[self.w.view(), self.b.view().insert_axis(Axis(1))]).expect("W and b have matching rows")
     }
 
     /// z ↦ W z + b on a row-major batch.
@@ -108,24 +99,15 @@ impl Mlp {
     }
 
     /// Random network from a given generator, with bias standard deviation `bias_std`.
-    pub fn random_with(
-        rng: &mut rand::rngs::StdRng,
-        widths: &[usize],
-        bias_std: f64,
-    ) -> Result<Self, TheoryError> {
+    pub fn random_with(rng: &mut rand::rngs::StdRng, widths: &[usize], bias_std: f64) -> Result<Self, TheoryError> {
         if widths.len() < 2 {
-            return Err(TheoryError::Shape(
-                "widths need at least input and output".into(),
-            ));
+            return Err(TheoryError::Shape("widths need at least input and output".into()));
         }
         let layers = widths
             .windows(2)
             .map(|io| {
                 let std = (2.0 / io[0] as f64).sqrt();
-                Layer {
-                    w: sample::normal_matrix(rng, io[1], io[0]) * std,
-                    b: sample::normal_vector(rng, io[1]) * bias_std,
-                }
+                Layer { w: sample::normal_matrix(rng, io[1], io[0]) * std, b: sample::normal_vector(rng, io[1]) * bias_std }
             })
             .collect();
         Self::new(layers)
@@ -148,17 +130,12 @@ impl Mlp {
 
     /// `[n_0, n_1, …, n_L]`.
     pub fn widths(&self) -> Vec<usize> {
-        std::iter::once(self.input_dim())
-            .chain(self.layers.iter().map(Layer::out_dim))
-            .collect()
+        std::iter::once(self.input_dim()).chain(self.layers.iter().map(Layer::out_dim)).collect()
     }
 
     /// Hidden widths `[n_1, …, n_{L−1}]`.
     pub fn hidden_widths(&self) -> Vec<usize> {
-        self.layers[..self.layers.len() - 1]
-            .iter()
-            .map(Layer::out_dim)
-            .collect()
+        self.layers[..self.layers.len() - 1].iter().map(Layer::out_dim).collect()
     }
 
     /// f on a row-major batch (N, n_0) → (N, n_L).
@@ -176,9 +153,7 @@ impl Mlp {
 
     /// f on one input vector.
     pub fn forward_one(&self, x: &Array1<f64>) -> Array1<f64> {
-        self.forward(&x.view().insert_axis(Axis(0)).to_owned())
-            .row(0)
-            .to_owned()
+        self.forward(&x.view().insert_axis(Axis(0)).to_owned()).row(0).to_owned()
     }
 
     /// The post-ReLU activations of every hidden layer on a batch.
@@ -205,16 +180,8 @@ mod tests {
 
     #[test]
     fn forward_matches_the_formula_on_a_hand_computed_example() {
-        let l1 = Layer::new(
-            from_rows(&[vec![1.0, -1.0], vec![2.0, 0.0]]).unwrap(),
-            Array1::from(vec![0.0, -1.0]),
-        )
-        .unwrap();
-        let l2 = Layer::new(
-            from_rows(&[vec![1.0, 1.0]]).unwrap(),
-            Array1::from(vec![0.5]),
-        )
-        .unwrap();
+        let l1 = Layer::new(from_rows(&[vec![1.0, -1.0], vec![2.0, 0.0]]).unwrap(), Array1::from(vec![0.0, -1.0])).unwrap();
+        let l2 = Layer::new(from_rows(&[vec![1.0, 1.0]]).unwrap(), Array1::from(vec![0.5])).unwrap();
         let f = Mlp::new(vec![l1, l2]).unwrap();
         // x = (1, 2): W1x+b1 = (−1, 1) → σ = (0, 1) → 1 + 0.5.
         assert_eq!(f.forward_one(&Array1::from(vec![1.0, 2.0]))[0], 1.5);
@@ -226,22 +193,13 @@ mod tests {
         assert_eq!(f.widths(), vec![3, 5, 4, 2]);
         assert_eq!(f.hidden_widths(), vec![5, 4]);
         assert_eq!(f.depth(), 3);
-        assert_eq!(
-            f.hidden_activations(&Array2::zeros((7, 3)))[1].dim(),
-            (7, 4)
-        );
+        assert_eq!(f.hidden_activations(&Array2::zeros((7, 3)))[1].dim(), (7, 4));
     }
 
     #[test]
     fn random_init_is_reproducible_from_the_seed() {
-        assert_eq!(
-            Mlp::random(&[3, 4, 1], 9).unwrap(),
-            Mlp::random(&[3, 4, 1], 9).unwrap()
-        );
-        assert_ne!(
-            Mlp::random(&[3, 4, 1], 9).unwrap(),
-            Mlp::random(&[3, 4, 1], 10).unwrap()
-        );
+        assert_eq!(Mlp::random(&[3, 4, 1], 9).unwrap(), Mlp::random(&[3, 4, 1], 9).unwrap());
+        assert_ne!(Mlp::random(&[3, 4, 1], 9).unwrap(), Mlp::random(&[3, 4, 1], 10).unwrap());
     }
 
     #[test]
@@ -259,11 +217,7 @@ mod tests {
         let y = f.forward(&x);
         for (i, row) in x.rows().into_iter().enumerate() {
             let yi = f.forward_one(&row.to_owned());
-            assert!(
-                yi.iter()
-                    .zip(y.row(i).iter())
-                    .all(|(a, b)| (a - b).abs() < 1e-12)
-            );
+            assert!(yi.iter().zip(y.row(i).iter()).all(|(a, b)| (a - b).abs() < 1e-12));
         }
     }
 }

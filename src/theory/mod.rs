@@ -41,29 +41,18 @@ pub mod report;
 pub mod reynolds;
 pub mod sample;
 
-pub use counterexamples::{
-    Counterexample, Mechanism, dead_neuron, paper_pass_through, random_pass_through,
-    zero_outgoing_neuron,
-};
+pub use counterexamples::{Counterexample, Mechanism, dead_neuron, paper_pass_through, random_pass_through, zero_outgoing_neuron};
 pub use equivariance::{EquivarianceReport, check_equivariance};
 pub use group::{FiniteGroup, GroupAction, Representation, close_group};
 pub use layerwise::{
-    LayerwiseEquivariant, LayerwiseOptions, LayerwiseVerdict, NotLayerwise, NotLayerwiseReason,
-    check_hidden_group_law, decide_layerwise, duplicate_neurons, normalise_scales,
+    LayerwiseEquivariant, LayerwiseOptions, LayerwiseVerdict, NotLayerwise, NotLayerwiseReason, check_hidden_group_law, decide_layerwise, duplicate_neurons,
+    normalise_scales,
 };
 pub use mlp::{Layer, Mlp};
-pub use positive::{
-    OutputKind, TwoLayerExample, random_two_layer_invertible, symmetrise,
-    symmetrised_block_permutation, theorem_hidden_reps,
-};
-pub use relu_commute::{
-    CommutationFailure, CommutesWithRelu, FailureReason, ReluCommutation, ScaledPermutation,
-    relu_commutation,
-};
+pub use positive::{OutputKind, TwoLayerExample, random_two_layer_invertible, symmetrise, symmetrised_block_permutation, theorem_hidden_reps};
+pub use relu_commute::{CommutationFailure, CommutesWithRelu, FailureReason, ReluCommutation, ScaledPermutation, relu_commutation};
 pub use report::{TheoryReport, theory_report, try_theory_report};
-pub use reynolds::{
-    LayerwiseNet, intertwiner_average, layerwise_equivariant_mlp, regular_representation,
-};
+pub use reynolds::{LayerwiseNet, intertwiner_average, layerwise_equivariant_mlp, regular_representation};
 
 /// Default tolerance for "zero" and for comparing matrices in this module.
 pub const DEFAULT_TOL: f64 = 1e-9;

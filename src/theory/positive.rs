@@ -58,19 +58,10 @@ pub struct TwoLayerExample {
 /// Draw a random example for a permutation representation `perm_rep` of G on R^n. With
 /// `conjugate_input` the input representation is B^{-1} Q(g) B for a random invertible B (a
 /// general linear representation equivalent to a permutation one).
-pub fn random_two_layer_invertible(
-    perm_rep: &Representation,
-    output: OutputKind,
-    conjugate_input: bool,
-    seed: u64,
-) -> Result<TwoLayerExample, TheoryError> {
+pub fn random_two_layer_invertible(perm_rep: &Representation, output: OutputKind, conjugate_input: bool, seed: u64) -> Result<TwoLayerExample, TheoryError> {
     let n = perm_rep.dim();
     let mut rng = sample::rng(seed);
-    let gens: Vec<Vec<Array2<f64>>> = perm_rep
-        .generators
-        .iter()
-        .map(|q| vec![q.clone()])
-        .collect();
+    let gens: Vec<Vec<Array2<f64>>> = perm_rep.generators.iter().map(|q| vec![q.clone()]).collect();
     let group = close_group(&gens, 1e-9, DEFAULT_GROUP_CAP)?;
     let q_elems = group.component(0);
     let gen_idx = &group.right[0];
@@ -96,35 +87,19 @@ pub fn random_two_layer_invertible(
             let m = sample::normal_matrix(&mut rng, 1, n);
             (intertwiner_average(&ones, &m, &rho1)?, ones)
         }
-        OutputKind::Equivariant => (
-            random_invertible_intertwiner(&mut rng, &rho0, &rho1)?,
-            rho0.clone(),
-        ),
+        OutputKind::Equivariant => (random_invertible_intertwiner(&mut rng, &rho0, &rho1)?, rho0.clone()),
     };
-    let pick = |els: &[Array2<f64>]| -> Result<Representation, TheoryError> {
-        Representation::new(gen_idx.iter().map(|&e| els[e].clone()).collect())
-    };
+    let pick = |els: &[Array2<f64>]| -> Result<Representation, TheoryError> { Representation::new(gen_idx.iter().map(|&e| els[e].clone()).collect()) };
     let action = GroupAction::new(pick(&rho0)?, pick(&rho2)?)?;
     let rho1_gens = gen_idx
         .iter()
-        .map(|&e| {
-            ScaledPermutation::from_matrix(&rho1[e], 1e-9)
-                .ok_or_else(|| TheoryError::Construction("ρ_1 is not P·D".into()))
-        })
+        .map(|&e| ScaledPermutation::from_matrix(&rho1[e], 1e-9).ok_or_else(|| TheoryError::Construction("ρ_1 is not P·D".into())))
         .collect::<Result<_, _>>()?;
-    Ok(TwoLayerExample {
-        mlp: Mlp::from_weights(vec![w1, w2])?,
-        action,
-        rho1: rho1_gens,
-    })
+    Ok(TwoLayerExample { mlp: Mlp::from_weights(vec![w1, w2])?, action, rho1: rho1_gens })
 }
 
 /// Group average of a Gaussian matrix, resampled until well conditioned (cond_∞ ≤ 1e6).
-fn random_invertible_intertwiner(
-    rng: &mut rand::rngs::StdRng,
-    out: &[Array2<f64>],
-    inp: &[Array2<f64>],
-) -> Result<Array2<f64>, TheoryError> {
+fn random_invertible_intertwiner(rng: &mut rand::rngs::StdRng, out: &[Array2<f64>], inp: &[Array2<f64>]) -> Result<Array2<f64>, TheoryError> {
     let n = out[0].nrows();
     for _ in 0..100 {
         let w = intertwiner_average(out, &sample::normal_matrix(rng, n, inp[0].nrows()), inp)?;
@@ -134,23 +109,15 @@ fn random_invertible_intertwiner(
             return Ok(w);
         }
     }
-    Err(TheoryError::Construction(
-        "no invertible intertwiner in 100 tries".into(),
-    ))
+    Err(TheoryError::Construction("no invertible intertwiner in 100 tries".into()))
 }
 
 /// The theorem's proof for f = W_2 σ(W_1 x) with W_1 square invertible: for every generator s,
 /// A_s = W_1 ρ_0(s) W_1^{-1} and the Lemma's verdict on it (P·D exactly when ρ_1(s) := A_s makes
 /// f layerwise equivariant).
-pub fn theorem_hidden_reps(
-    f: &Mlp,
-    action: &GroupAction,
-    tol: f64,
-) -> Result<Vec<(Array2<f64>, ReluCommutation)>, TheoryError> {
+pub fn theorem_hidden_reps(f: &Mlp, action: &GroupAction, tol: f64) -> Result<Vec<(Array2<f64>, ReluCommutation)>, TheoryError> {
     if f.depth() != 2 || !f.layers[0].w.is_square() {
-        return Err(TheoryError::Shape(
-            "the theorem needs two layers with W_1 square".into(),
-        ));
+        return Err(TheoryError::Shape("the theorem needs two layers with W_1 square".into()));
     }
     let w1 = &f.layers[0].w;
     let w1_inv = linalg::inverse(w1)?;
@@ -172,41 +139,24 @@ pub fn theorem_hidden_reps(
 pub fn symmetrise(f: &Mlp, group: &FiniteGroup) -> Result<Mlp, TheoryError> {
     let (rin, rout) = (group.component(0), group.component(1));
     if rin[0].nrows() != f.input_dim() || rout[0].nrows() != f.output_dim() {
-        return Err(TheoryError::Shape(
-            "group does not act on the network's spaces".into(),
-        ));
+        return Err(TheoryError::Shape("group does not act on the network's spaces".into()));
     }
     let m = group.order() as f64;
     let rout_inv: Vec<Array2<f64>> = rout.iter().map(linalg::inverse).collect::<Result<_, _>>()?;
     let depth = f.depth();
     let last = &f.layers[depth - 1];
-    let avg_bias = rout_inv
-        .iter()
-        .fold(Array1::zeros(last.out_dim()), |acc, r| acc + r.dot(&last.b))
-        / m;
+    let avg_bias = rout_inv.iter().fold(Array1::zeros(last.out_dim()), |acc, r| acc + r.dot(&last.b)) / m;
     if depth == 1 {
         // No hidden layer: the averaged linear map itself.
-        let w = rout_inv
-            .iter()
-            .zip(&rin)
-            .fold(Array2::zeros(last.w.dim()), |acc, (ro, ri)| {
-                acc + ro.dot(&last.w).dot(ri)
-            })
-            / m;
+        let w = rout_inv.iter().zip(&rin).fold(Array2::zeros(last.w.dim()), |acc, (ro, ri)| acc + ro.dot(&last.w).dot(ri)) / m;
         return Mlp::new(vec![Layer::new(w, avg_bias)?]);
     }
     let mut layers = Vec::with_capacity(depth);
     let first = &f.layers[0];
     let stacked: Vec<Array2<f64>> = rin.iter().map(|r| first.w.dot(r)).collect();
-    layers.push(Layer::new(
-        linalg::vstack(&stacked)?,
-        tile(&first.b, group.order()),
-    )?);
+    layers.push(Layer::new(linalg::vstack(&stacked)?, tile(&first.b, group.order()))?);
     for l in &f.layers[1..depth - 1] {
-        layers.push(Layer::new(
-            block_diag(&vec![l.w.clone(); group.order()]),
-            tile(&l.b, group.order()),
-        )?);
+        layers.push(Layer::new(block_diag(&vec![l.w.clone(); group.order()]), tile(&l.b, group.order()))?);
     }
     let blocks: Vec<Array2<f64>> = rout_inv.iter().map(|r| r.dot(&last.w) / m).collect();
     layers.push(Layer::new(linalg::hstack(&blocks)?, avg_bias)?);
@@ -220,18 +170,13 @@ fn tile(b: &Array1<f64>, times: usize) -> Array1<f64> {
 /// The hidden representations of the symmetrised network: for each hidden layer of width n_j
 /// (of the *original* network) and each generator s, the block permutation (g, i) ↦ (g·s, i)
 /// with neuron (g, i) at index g·n_j + i.
-pub fn symmetrised_block_permutation(
-    group: &FiniteGroup,
-    hidden_widths: &[usize],
-) -> Vec<Vec<ScaledPermutation>> {
+pub fn symmetrised_block_permutation(group: &FiniteGroup, hidden_widths: &[usize]) -> Vec<Vec<ScaledPermutation>> {
     hidden_widths
         .iter()
         .map(|&n| {
             (0..group.num_generators())
                 .map(|s| {
-                    let perm = (0..group.order() * n)
-                        .map(|idx| group.right[idx / n][s] * n + idx % n)
-                        .collect();
+                    let perm = (0..group.order() * n).map(|idx| group.right[idx / n][s] * n + idx % n).collect();
                     ScaledPermutation::plain(perm)
                 })
                 .collect()
@@ -241,9 +186,7 @@ pub fn symmetrised_block_permutation(
 
 #[cfg(test)]
 mod tests {
-    use super::super::counterexamples::{
-        dead_neuron, paper_pass_through, random_pass_through, zero_outgoing_neuron,
-    };
+    use super::super::counterexamples::{dead_neuron, paper_pass_through, random_pass_through, zero_outgoing_neuron};
     use super::super::layerwise::{LayerwiseOptions, decide_layerwise, hidden_matrices};
     use super::super::linalg::max_abs_diff;
     use super::super::reynolds::layerwise_equivariant_mlp;
@@ -257,9 +200,7 @@ mod tests {
             Representation::cyclic_shift(3),
             Representation::cyclic_shift(6),
             Representation::hflip_image(1, 2, 3),
-            Representation::swap(3, 0, 1)
-                .join(&Representation::cyclic_shift(3))
-                .unwrap(),
+            Representation::swap(3, 0, 1).join(&Representation::cyclic_shift(3)).unwrap(),
         ]
     }
 
@@ -269,12 +210,7 @@ mod tests {
             GroupAction::same_on_output(Representation::cyclic_shift(3)),
             GroupAction::invariant(Representation::hflip_image(1, 2, 2), 3),
             GroupAction::same_on_output(Representation::sign_flip(2, 0)),
-            GroupAction::invariant(
-                Representation::sign_flip(2, 0)
-                    .join(&Representation::sign_flip(2, 1))
-                    .unwrap(),
-                1,
-            ),
+            GroupAction::invariant(Representation::sign_flip(2, 0).join(&Representation::sign_flip(2, 1)).unwrap(), 1),
         ]
     }
 
@@ -287,28 +223,17 @@ mod tests {
         for rep in perm_reps() {
             for seed in 0..10 {
                 for output in [OutputKind::Invariant, OutputKind::Equivariant] {
-                    let ex =
-                        random_two_layer_invertible(&rep, output, seed % 2 == 1, seed).unwrap();
-                    assert!(
-                        check_equivariance(&ex.mlp, &ex.action, 32, seed)
-                            .unwrap()
-                            .is_equivariant(1e-8)
-                    );
+                    let ex = random_two_layer_invertible(&rep, output, seed % 2 == 1, seed).unwrap();
+                    assert!(check_equivariance(&ex.mlp, &ex.action, 32, seed).unwrap().is_equivariant(1e-8));
                     let lw = decide_layerwise(&ex.mlp, &ex.action, &opts()).unwrap();
                     let lw = lw.layerwise().expect("theorem: layerwise equivariant");
                     let theorem = theorem_hidden_reps(&ex.mlp, &ex.action, 1e-8).unwrap();
                     for (s, (a, verdict)) in theorem.iter().enumerate() {
                         let found = lw.hidden[0][s].to_matrix();
                         let scale = linalg::max_abs(a);
-                        assert!(
-                            max_abs_diff(&found, a) < 1e-7 * scale,
-                            "found ≠ W1 ρ0 W1^-1"
-                        );
+                        assert!(max_abs_diff(&found, a) < 1e-7 * scale, "found ≠ W1 ρ0 W1^-1");
                         assert!(max_abs_diff(&ex.rho1[s].to_matrix(), a) < 1e-7 * scale);
-                        assert_eq!(
-                            verdict.scaled_permutation().unwrap().perm,
-                            lw.hidden[0][s].perm
-                        );
+                        assert_eq!(verdict.scaled_permutation().unwrap().perm, lw.hidden[0][s].perm);
                     }
                 }
             }
@@ -320,8 +245,7 @@ mod tests {
         // σ(Ay) = Bσ(y) on the positive orthant forces A = B = W_2^{-1} ρ_2 W_2.
         for rep in perm_reps() {
             for seed in 0..10 {
-                let ex =
-                    random_two_layer_invertible(&rep, OutputKind::Equivariant, true, seed).unwrap();
+                let ex = random_two_layer_invertible(&rep, OutputKind::Equivariant, true, seed).unwrap();
                 let w2 = &ex.mlp.layers[1].w;
                 let w2_inv = linalg::inverse(w2).unwrap();
                 let theorem = theorem_hidden_reps(&ex.mlp, &ex.action, 1e-8).unwrap();
@@ -336,11 +260,8 @@ mod tests {
     #[test]
     fn non_equivariant_two_layer_net_gives_a_matrix_that_does_not_commute_with_relu() {
         for seed in 0..30 {
-            let f = Mlp::from_weights(vec![
-                sample::invertible(&mut sample::rng(seed), 3).unwrap(),
-                sample::normal_matrix(&mut sample::rng(seed + 1000), 1, 3),
-            ])
-            .unwrap();
+            let f = Mlp::from_weights(vec![sample::invertible(&mut sample::rng(seed), 3).unwrap(), sample::normal_matrix(&mut sample::rng(seed + 1000), 1, 3)])
+                .unwrap();
             let action = GroupAction::invariant(Representation::cyclic_shift(3), 1);
             let theorem = theorem_hidden_reps(&f, &action, 1e-9).unwrap();
             assert!(!theorem[0].1.commutes());
@@ -362,13 +283,7 @@ mod tests {
                 let g = symmetrise(&f, &group).unwrap();
                 let rep = check_equivariance(&g, &action, 32, seed).unwrap();
                 assert!(rep.is_equivariant(1e-10), "action {a} seed {seed}: {rep:?}");
-                assert_eq!(
-                    g.hidden_widths(),
-                    f.hidden_widths()
-                        .iter()
-                        .map(|w| w * group.order())
-                        .collect::<Vec<_>>()
-                );
+                assert_eq!(g.hidden_widths(), f.hidden_widths().iter().map(|w| w * group.order()).collect::<Vec<_>>());
             }
         }
     }
@@ -379,21 +294,12 @@ mod tests {
             let group = action.group(DEFAULT_TOL, 64).unwrap();
             for seed in 0..10 {
                 let (n0, nl) = (action.input.dim(), action.output.dim());
-                let widths = if seed % 2 == 0 {
-                    vec![n0, 5, nl]
-                } else {
-                    vec![n0, 4, 3, nl]
-                };
+                let widths = if seed % 2 == 0 { vec![n0, 5, nl] } else { vec![n0, 4, 3, nl] };
                 let f = Mlp::random(&widths, seed).unwrap();
                 let g = symmetrise(&f, &group).unwrap();
                 let v = decide_layerwise(&g, &action, &opts()).unwrap();
-                let lw = v
-                    .layerwise()
-                    .unwrap_or_else(|| panic!("action {a} seed {seed}: {v:?}"));
-                assert_eq!(
-                    lw.hidden,
-                    symmetrised_block_permutation(&group, &f.hidden_widths())
-                );
+                let lw = v.layerwise().unwrap_or_else(|| panic!("action {a} seed {seed}: {v:?}"));
+                assert_eq!(lw.hidden, symmetrised_block_permutation(&group, &f.hidden_widths()));
             }
         }
     }
@@ -409,12 +315,7 @@ mod tests {
                 nets.push((c.mlp, c.action));
             }
             for action in actions() {
-                nets.push((
-                    layerwise_equivariant_mlp(&action, &[1, 1], seed, true, DEFAULT_TOL)
-                        .unwrap()
-                        .mlp,
-                    action.clone(),
-                ));
+                nets.push((layerwise_equivariant_mlp(&action, &[1, 1], seed, true, DEFAULT_TOL).unwrap().mlp, action.clone()));
                 let c = zero_outgoing_neuron(&action, seed).unwrap();
                 nets.push((c.mlp, c.action));
                 let c = dead_neuron(&action, seed).unwrap();
@@ -440,21 +341,13 @@ mod tests {
             }
         }
         for c in cases {
-            assert!(
-                !decide_layerwise(&c.mlp, &c.action, &opts())
-                    .unwrap()
-                    .is_layerwise()
-            );
+            assert!(!decide_layerwise(&c.mlp, &c.action, &opts()).unwrap().is_layerwise());
             let group = c.action.group(DEFAULT_TOL, 64).unwrap();
             let g = symmetrise(&c.mlp, &group).unwrap();
             let v = decide_layerwise(&g, &c.action, &opts()).unwrap();
             let lw = v.layerwise().unwrap_or_else(|| panic!("{}: {v:?}", c.name));
             let expected = symmetrised_block_permutation(&group, &c.mlp.hidden_widths());
-            for (found, exp) in hidden_matrices(lw)
-                .iter()
-                .flatten()
-                .zip(expected.iter().flatten())
-            {
+            for (found, exp) in hidden_matrices(lw).iter().flatten().zip(expected.iter().flatten()) {
                 assert!(max_abs_diff(found, &exp.to_matrix()) < 1e-9, "{}", c.name);
             }
         }

@@ -43,19 +43,13 @@ pub struct ScaledPermutation {
 impl ScaledPermutation {
     /// The identity I = P·D with P = D = I.
     pub fn identity(n: usize) -> Self {
-        Self {
-            perm: (0..n).collect(),
-            scales: vec![1.0; n],
-        }
+        Self { perm: (0..n).collect(), scales: vec![1.0; n] }
     }
 
     /// A plain permutation (D = I).
     pub fn plain(perm: Vec<usize>) -> Self {
         let n = perm.len();
-        Self {
-            perm,
-            scales: vec![1.0; n],
-        }
+        Self { perm, scales: vec![1.0; n] }
     }
 
     /// Dimension n of the n×n matrix.
@@ -72,27 +66,17 @@ impl ScaledPermutation {
     pub fn validate(&self) -> Result<(), TheoryError> {
         let n = self.perm.len();
         if self.scales.len() != n {
-            return Err(TheoryError::Shape(format!(
-                "scaled permutation: {} indices but {} scales",
-                n,
-                self.scales.len()
-            )));
+            return Err(TheoryError::Shape(format!("scaled permutation: {} indices but {} scales", n, self.scales.len())));
         }
         let mut seen = vec![false; n];
         for &j in &self.perm {
             if j >= n || seen[j] {
-                return Err(TheoryError::Shape(format!(
-                    "not a permutation: {:?}",
-                    self.perm
-                )));
+                return Err(TheoryError::Shape(format!("not a permutation: {:?}", self.perm)));
             }
             seen[j] = true;
         }
         if self.scales.iter().any(|&s| !(s.is_finite() && s > 0.0)) {
-            return Err(TheoryError::Shape(format!(
-                "scales not positive: {:?}",
-                self.scales
-            )));
+            return Err(TheoryError::Shape(format!("scales not positive: {:?}", self.scales)));
         }
         Ok(())
     }
@@ -281,11 +265,7 @@ pub fn relu_commutation(a: &Array2<f64>, tol: f64) -> Result<ReluCommutation, Th
         for j in 0..n {
             let v = a[(r, j)];
             if v < -tol {
-                let reason = FailureReason::NegativeEntry {
-                    row: r,
-                    col: j,
-                    value: v,
-                };
+                let reason = FailureReason::NegativeEntry { row: r, col: j, value: v };
                 return verified_failure(a, e(j), reason, tol);
             }
         }
@@ -302,11 +282,7 @@ pub fn relu_commutation(a: &Array2<f64>, tol: f64) -> Result<ReluCommutation, Th
                 let (aj, ak) = (a[(r, *j)], a[(r, *k)]);
                 let c = 2.0 * aj / ak; // (Ax)_r = a_rj − c a_rk = −a_rj < 0
                 let x = e(*j) - &(e(*k) * c);
-                let reason = FailureReason::TwoNonZerosInRow {
-                    row: r,
-                    cols: [*j, *k],
-                    values: [aj, ak],
-                };
+                let reason = FailureReason::TwoNonZerosInRow { row: r, cols: [*j, *k], values: [aj, ak] };
                 return verified_failure(a, x, reason, tol);
             }
         }
@@ -328,29 +304,15 @@ pub fn relu_commutation(a: &Array2<f64>, tol: f64) -> Result<ReluCommutation, Th
             Some(ScaledPermutation { perm, scales })
         })
         .flatten();
-    Ok(ReluCommutation::Commutes(CommutesWithRelu {
-        row_support,
-        scaled_permutation,
-    }))
+    Ok(ReluCommutation::Commutes(CommutesWithRelu { row_support, scaled_permutation }))
 }
 
-fn verified_failure(
-    a: &Array2<f64>,
-    x: Array1<f64>,
-    reason: FailureReason,
-    tol: f64,
-) -> Result<ReluCommutation, TheoryError> {
+fn verified_failure(a: &Array2<f64>, x: Array1<f64>, reason: FailureReason, tol: f64) -> Result<ReluCommutation, TheoryError> {
     let violation = commutation_defect(a, &x);
     if violation <= tol {
-        return Err(TheoryError::WitnessNotVerified(format!(
-            "{reason:?}: defect {violation:e} ≤ tol {tol:e}"
-        )));
+        return Err(TheoryError::WitnessNotVerified(format!("{reason:?}: defect {violation:e} ≤ tol {tol:e}")));
     }
-    Ok(ReluCommutation::DoesNotCommute(CommutationFailure {
-        reason,
-        witness: x.to_vec(),
-        violation,
-    }))
+    Ok(ReluCommutation::DoesNotCommute(CommutationFailure { reason, witness: x.to_vec(), violation }))
 }
 
 #[cfg(test)]
@@ -369,10 +331,7 @@ mod tests {
         let verdict = relu_commutation(a, DEFAULT_TOL).unwrap();
         let f = verdict.failure().expect("must not commute").clone();
         let x = Array1::from(f.witness.clone());
-        assert!(
-            commutation_defect(a, &x) > DEFAULT_TOL,
-            "witness must violate the identity"
-        );
+        assert!(commutation_defect(a, &x) > DEFAULT_TOL, "witness must violate the identity");
         assert!((commutation_defect(a, &x) - f.violation).abs() < 1e-12);
         f.reason
     }
@@ -385,9 +344,7 @@ mod tests {
             let pd = sample::scaled_permutation(&mut rng, n);
             let a = pd.to_matrix();
             let verdict = relu_commutation(&a, DEFAULT_TOL).unwrap();
-            let found = verdict
-                .scaled_permutation()
-                .expect("P·D must commute and be invertible");
+            let found = verdict.scaled_permutation().expect("P·D must commute and be invertible");
             assert_eq!(found.perm, pd.perm);
             assert!(max_abs_diff(&found.to_matrix(), &a) < 1e-15);
             assert!(max_abs_diff(&found.permutation_matrix().dot(&found.diagonal()), &a) < 1e-15);
@@ -415,14 +372,7 @@ mod tests {
             let n = 2 + case as usize % 6;
             let a = sample::normal_matrix(&mut rng, n, n).mapv(|v| v.abs() + 0.01);
             let reason = assert_verified_failure(&a);
-            assert!(matches!(
-                reason,
-                FailureReason::TwoNonZerosInRow {
-                    row: 0,
-                    cols: [0, 1],
-                    ..
-                }
-            ));
+            assert!(matches!(reason, FailureReason::TwoNonZerosInRow { row: 0, cols: [0, 1], .. }));
         }
     }
 
@@ -431,20 +381,8 @@ mod tests {
         for n in 1..8 {
             let a = -Array2::<f64>::eye(n);
             let reason = assert_verified_failure(&a);
-            assert_eq!(
-                reason,
-                FailureReason::NegativeEntry {
-                    row: 0,
-                    col: 0,
-                    value: -1.0
-                }
-            );
-            let w = relu_commutation(&a, DEFAULT_TOL)
-                .unwrap()
-                .failure()
-                .unwrap()
-                .witness
-                .clone();
+            assert_eq!(reason, FailureReason::NegativeEntry { row: 0, col: 0, value: -1.0 });
+            let w = relu_commutation(&a, DEFAULT_TOL).unwrap().failure().unwrap().witness.clone();
             let mut e0 = vec![0.0; n];
             e0[0] = 1.0;
             assert_eq!(w, e0);
@@ -503,19 +441,11 @@ mod tests {
         let mut rng = sample::rng(6);
         for case in 0..CASES {
             let n = 1 + case as usize % 7;
-            let (p, q) = (
-                sample::scaled_permutation(&mut rng, n),
-                sample::scaled_permutation(&mut rng, n),
-            );
+            let (p, q) = (sample::scaled_permutation(&mut rng, n), sample::scaled_permutation(&mut rng, n));
             let pq = p.compose(&q);
             pq.validate().unwrap();
             assert!(max_abs_diff(&pq.to_matrix(), &p.to_matrix().dot(&q.to_matrix())) < 1e-12);
-            assert!(
-                max_abs_diff(
-                    &p.inverse().to_matrix().dot(&p.to_matrix()),
-                    &Array2::eye(n)
-                ) < 1e-12
-            );
+            assert!(max_abs_diff(&p.inverse().to_matrix().dot(&p.to_matrix()), &Array2::eye(n)) < 1e-12);
             assert!(p.compose(&p.inverse()).is_identity(1e-12));
         }
     }

@@ -10,22 +10,13 @@ use std::fmt;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::counterexamples::{
-    Counterexample, Mechanism, dead_neuron, paper_pass_through, random_pass_through,
-    zero_outgoing_neuron,
-};
+use super::counterexamples::{Counterexample, Mechanism, dead_neuron, paper_pass_through, random_pass_through, zero_outgoing_neuron};
 use super::equivariance::check_equivariance;
 use super::group::{GroupAction, Representation};
-use super::layerwise::{
-    LayerwiseOptions, LayerwiseVerdict, NotLayerwise, NotLayerwiseReason, decide_layerwise,
-    normalise_scales,
-};
+use super::layerwise::{LayerwiseOptions, LayerwiseVerdict, NotLayerwise, NotLayerwiseReason, decide_layerwise, normalise_scales};
 use super::linalg::{self, from_rows, to_rows};
 use super::mlp::Mlp;
-use super::positive::{
-    OutputKind, random_two_layer_invertible, symmetrise, symmetrised_block_permutation,
-    theorem_hidden_reps,
-};
+use super::positive::{OutputKind, random_two_layer_invertible, symmetrise, symmetrised_block_permutation, theorem_hidden_reps};
 use super::relu_commute::{FailureReason, ReluCommutation, ScaledPermutation, relu_commutation};
 use super::{DEFAULT_TOL, TheoryError, sample};
 
@@ -163,27 +154,11 @@ impl TheoryReport {
 
     /// Did every case come out as the theory predicts?
     pub fn all_as_predicted(&self) -> bool {
-        let lemma_ok = self
-            .lemma
-            .iter()
-            .all(|c| c.commutes || c.violation.is_some_and(|v| v > DEFAULT_TOL));
-        let cex_ok = self.counterexamples.iter().all(|c| {
-            c.equivariance_rel < 1e-9 && c.as_expected && c.repaired_layerwise.unwrap_or(true)
-        });
-        let two_ok = self.two_layer.iter().all(|c| {
-            c.equivariance_rel < 1e-8
-                && c.verdict.layerwise
-                && c.theorem_a_is_pd
-                && c.max_rel_diff_to_theorem < 1e-7
-        });
-        let norm_ok = self
-            .normalisation
-            .iter()
-            .all(|c| c.plain_after && c.function_diff < 1e-9);
-        let sym_ok = self
-            .symmetrisation
-            .iter()
-            .all(|c| c.equivariance_rel_after < 1e-9 && c.verdict_after.layerwise);
+        let lemma_ok = self.lemma.iter().all(|c| c.commutes || c.violation.is_some_and(|v| v > DEFAULT_TOL));
+        let cex_ok = self.counterexamples.iter().all(|c| c.equivariance_rel < 1e-9 && c.as_expected && c.repaired_layerwise.unwrap_or(true));
+        let two_ok = self.two_layer.iter().all(|c| c.equivariance_rel < 1e-8 && c.verdict.layerwise && c.theorem_a_is_pd && c.max_rel_diff_to_theorem < 1e-7);
+        let norm_ok = self.normalisation.iter().all(|c| c.plain_after && c.function_diff < 1e-9);
+        let sym_ok = self.symmetrisation.iter().all(|c| c.equivariance_rel_after < 1e-9 && c.verdict_after.layerwise);
         lemma_ok && cex_ok && two_ok && norm_ok && sym_ok
     }
 }
@@ -207,22 +182,10 @@ pub fn try_theory_report(seed: u64) -> Result<TheoryReport, TheoryError> {
     let lemma_inputs: Vec<(String, Array2<f64>)> = vec![
         ("random P·D (3×3)".into(), pd.to_matrix()),
         ("−I (2×2)".into(), -Array2::<f64>::eye(2)),
-        (
-            "[[1,1],[0,1]]".into(),
-            from_rows(&[vec![1.0, 1.0], vec![0.0, 1.0]])?,
-        ),
-        (
-            "P·D + 0.5 at (0,{extra_col})".replace("{extra_col}", &extra_col.to_string()),
-            pd_plus,
-        ),
-        (
-            "[[2,0,0],[0,0,3]] (2×3)".into(),
-            from_rows(&[vec![2.0, 0.0, 0.0], vec![0.0, 0.0, 3.0]])?,
-        ),
-        (
-            "random Gaussian (3×3)".into(),
-            sample::normal_matrix(&mut rng, 3, 3),
-        ),
+        ("[[1,1],[0,1]]".into(), from_rows(&[vec![1.0, 1.0], vec![0.0, 1.0]])?),
+        ("P·D + 0.5 at (0,{extra_col})".replace("{extra_col}", &extra_col.to_string()), pd_plus),
+        ("[[2,0,0],[0,0,3]] (2×3)".into(), from_rows(&[vec![2.0, 0.0, 0.0], vec![0.0, 0.0, 3.0]])?),
+        ("random Gaussian (3×3)".into(), sample::normal_matrix(&mut rng, 3, 3)),
     ];
     let lemma = lemma_inputs
         .into_iter()
@@ -245,23 +208,15 @@ pub fn try_theory_report(seed: u64) -> Result<TheoryReport, TheoryError> {
     let cexs: Vec<Counterexample> = vec![
         paper_pass_through(),
         random_pass_through(&Representation::cyclic_shift(3), false, seed)?,
-        zero_outgoing_neuron(
-            &GroupAction::invariant(Representation::hflip_image(1, 2, 2), 1),
-            seed,
-        )?,
-        dead_neuron(
-            &GroupAction::same_on_output(Representation::cyclic_shift(3)),
-            seed,
-        )?,
+        zero_outgoing_neuron(&GroupAction::invariant(Representation::hflip_image(1, 2, 2), 1), seed)?,
+        dead_neuron(&GroupAction::same_on_output(Representation::cyclic_shift(3)), seed)?,
     ];
     let counterexamples = cexs
         .iter()
         .map(|c| {
             let eq = check_equivariance(&c.mlp, &c.action, SAMPLES, seed)?;
             let v = decide_layerwise(&c.mlp, &c.action, &opts)?;
-            let as_expected = v
-                .failure()
-                .is_some_and(|n| (n.layer, n.row) == (c.expected_layer, c.expected_row));
+            let as_expected = v.failure().is_some_and(|n| (n.layer, n.row) == (c.expected_layer, c.expected_row));
             let repaired_layerwise = match &c.repaired {
                 Some(r) => Some(decide_layerwise(r, &c.action, &opts)?.is_layerwise()),
                 None => None,
@@ -281,18 +236,8 @@ pub fn try_theory_report(seed: u64) -> Result<TheoryReport, TheoryError> {
 
     // --- two-layer theorem ---
     let examples = [
-        (
-            "C3 on R³, conjugated input, equivariant output",
-            Representation::cyclic_shift(3),
-            OutputKind::Equivariant,
-            true,
-        ),
-        (
-            "hflip of a 2×3 image, invariant output",
-            Representation::hflip_image(1, 2, 3),
-            OutputKind::Invariant,
-            false,
-        ),
+        ("C3 on R³, conjugated input, equivariant output", Representation::cyclic_shift(3), OutputKind::Equivariant, true),
+        ("hflip of a 2×3 image, invariant output", Representation::hflip_image(1, 2, 3), OutputKind::Invariant, false),
     ];
     let mut two_layer = Vec::new();
     let mut normalisation = Vec::new();
@@ -301,15 +246,9 @@ pub fn try_theory_report(seed: u64) -> Result<TheoryReport, TheoryError> {
         let eq = check_equivariance(&ex.mlp, &ex.action, SAMPLES, seed)?;
         let v = decide_layerwise(&ex.mlp, &ex.action, &opts)?;
         let theorem = theorem_hidden_reps(&ex.mlp, &ex.action, 1e-8)?;
-        let theorem_a_is_pd = theorem
-            .iter()
-            .all(|(_, r)| r.scaled_permutation().is_some());
+        let theorem_a_is_pd = theorem.iter().all(|(_, r)| r.scaled_permutation().is_some());
         let max_rel_diff_to_theorem = match v.layerwise() {
-            Some(lw) => theorem
-                .iter()
-                .zip(&lw.hidden[0])
-                .map(|((a, _), p)| linalg::max_abs_diff(&p.to_matrix(), a) / linalg::max_abs(a))
-                .fold(0.0, f64::max),
+            Some(lw) => theorem.iter().zip(&lw.hidden[0]).map(|((a, _), p)| linalg::max_abs_diff(&p.to_matrix(), a) / linalg::max_abs(a)).fold(0.0, f64::max),
             None => f64::INFINITY,
         };
         if let Some(lw) = v.layerwise() {
@@ -336,21 +275,9 @@ pub fn try_theory_report(seed: u64) -> Result<TheoryReport, TheoryError> {
     let swap = GroupAction::invariant(Representation::swap(2, 0, 1), 1);
     let random_f = Mlp::random(&[2, 4, 1], seed)?;
     let sym_inputs: Vec<(String, Mlp, GroupAction)> = vec![
-        (
-            "random net (not invariant), swap on R²".into(),
-            random_f,
-            swap,
-        ),
-        (
-            cexs[0].name.clone(),
-            cexs[0].mlp.clone(),
-            cexs[0].action.clone(),
-        ),
-        (
-            cexs[3].name.clone(),
-            cexs[3].mlp.clone(),
-            cexs[3].action.clone(),
-        ),
+        ("random net (not invariant), swap on R²".into(), random_f, swap),
+        (cexs[0].name.clone(), cexs[0].mlp.clone(), cexs[0].action.clone()),
+        (cexs[3].name.clone(), cexs[3].mlp.clone(), cexs[3].action.clone()),
     ];
     let symmetrisation = sym_inputs
         .into_iter()
@@ -359,9 +286,7 @@ pub fn try_theory_report(seed: u64) -> Result<TheoryReport, TheoryError> {
             let g = symmetrise(&f, &group)?;
             let x = sample::normal_matrix(&mut rng, SAMPLES, f.input_dim());
             let v = decide_layerwise(&g, &action, &opts)?;
-            let block_permutation = v.layerwise().is_some_and(|lw| {
-                lw.hidden == symmetrised_block_permutation(&group, &f.hidden_widths())
-            });
+            let block_permutation = v.layerwise().is_some_and(|lw| lw.hidden == symmetrised_block_permutation(&group, &f.hidden_widths()));
             Ok(SymmetrisationCase {
                 name,
                 group_order: group.order(),
@@ -377,14 +302,7 @@ pub fn try_theory_report(seed: u64) -> Result<TheoryReport, TheoryError> {
         })
         .collect::<Result<Vec<_>, TheoryError>>()?;
 
-    Ok(TheoryReport {
-        seed,
-        lemma,
-        counterexamples,
-        two_layer,
-        normalisation,
-        symmetrisation,
-    })
+    Ok(TheoryReport { seed, lemma, counterexamples, two_layer, normalisation, symmetrisation })
 }
 
 fn summarise(v: &LayerwiseVerdict) -> VerdictSummary {
@@ -398,29 +316,13 @@ fn summarise(v: &LayerwiseVerdict) -> VerdictSummary {
                 lw.hidden
                     .iter()
                     .enumerate()
-                    .map(|(j, gens)| format!(
-                        "ρ_{}: {}",
-                        j + 1,
-                        gens.iter()
-                            .map(describe_perm)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
+                    .map(|(j, gens)| format!("ρ_{}: {}", j + 1, gens.iter().map(describe_perm).collect::<Vec<_>>().join(", ")))
                     .collect::<Vec<_>>()
                     .join("; "),
-                if lw.ambiguous {
-                    " (duplicate neurons: one of several matchings)"
-                } else {
-                    ""
-                }
+                if lw.ambiguous { " (duplicate neurons: one of several matchings)" } else { "" }
             ),
         },
-        LayerwiseVerdict::NotLayerwise(n) => VerdictSummary {
-            layerwise: false,
-            hidden: None,
-            failure: Some(n.clone()),
-            text: describe_failure(n),
-        },
+        LayerwiseVerdict::NotLayerwise(n) => VerdictSummary { layerwise: false, hidden: None, failure: Some(n.clone()), text: describe_failure(n) },
     }
 }
 
@@ -454,10 +356,7 @@ fn describe_perm(p: &ScaledPermutation) -> String {
 }
 
 fn fmt_vec(v: &[f64]) -> String {
-    let parts: Vec<String> = v
-        .iter()
-        .map(|x| format!("{}", (x * 1000.0).round() / 1000.0))
-        .collect();
+    let parts: Vec<String> = v.iter().map(|x| format!("{}", (x * 1000.0).round() / 1000.0)).collect();
     format!("({})", parts.join(", "))
 }
 
@@ -473,58 +372,32 @@ fn describe_failure(n: &NotLayerwise) -> String {
             n.layer
         ),
         NotLayerwiseReason::NotABijection { target } => {
-            format!(
-                "row {} can only map to row {target}, already taken: no bijection",
-                n.row
-            )
+            format!("row {} can only map to row {target}, already taken: no bijection", n.row)
         }
-        NotLayerwiseReason::OutgoingMismatch { candidates } => format!(
-            "row {} matches rows {candidates:?} but none has the right outgoing weights",
-            n.row
-        ),
+        NotLayerwiseReason::OutgoingMismatch { candidates } => format!("row {} matches rows {candidates:?} but none has the right outgoing weights", n.row),
         NotLayerwiseReason::FinalWeights { violation } => {
-            format!(
-                "W_Lρ(s) ≠ ρ_out(s)W_L in row {} (by {violation:.3e})",
-                n.row
-            )
+            format!("W_Lρ(s) ≠ ρ_out(s)W_L in row {} (by {violation:.3e})", n.row)
         }
         NotLayerwiseReason::FinalBias { violation } => {
             format!("ρ_out(s)b_L ≠ b_L at entry {} (by {violation:.3e})", n.row)
         }
         NotLayerwiseReason::GroupLaw { element_word } => {
-            format!(
-                "hidden generators violate a relation of G at word {element_word:?}, row {}",
-                n.row
-            )
+            format!("hidden generators violate a relation of G at word {element_word:?}, row {}", n.row)
         }
         NotLayerwiseReason::SearchLimit => "search limit reached".into(),
     };
-    format!(
-        "NOT layerwise: layer {}, generator {}, row {}: {what}",
-        n.layer, n.generator, n.row
-    )
+    format!("NOT layerwise: layer {}, generator {}, row {}: {what}", n.layer, n.generator, n.row)
 }
 
 impl fmt::Display for TheoryReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "Theory of ReLU symmetries (Bökman & Kahl 2023, §2), seed {}",
-            self.seed
-        )?;
+        writeln!(f, "Theory of ReLU symmetries (Bökman & Kahl 2023, §2), seed {}", self.seed)?;
         writeln!(f)?;
-        writeln!(
-            f,
-            "Lemma: σ(Ax) = Aσ(x) ∀x  ⇔  A ≥ 0 with ≤ 1 non-zero per row (invertible: A = P·D)"
-        )?;
+        writeln!(f, "Lemma: σ(Ax) = Aσ(x) ∀x  ⇔  A ≥ 0 with ≤ 1 non-zero per row (invertible: A = P·D)")?;
         for c in &self.lemma {
             let verdict = if c.commutes {
                 match &c.scaled_permutation {
-                    Some(p) => format!(
-                        "commutes, A = P·D with perm {:?}, D = diag{}",
-                        p.perm,
-                        fmt_vec(&p.scales)
-                    ),
+                    Some(p) => format!("commutes, A = P·D with perm {:?}, D = diag{}", p.perm, fmt_vec(&p.scales)),
                     None => "commutes (not invertible)".into(),
                 }
             } else {
@@ -533,10 +406,7 @@ impl fmt::Display for TheoryReport {
                         format!("negative entry a[{row},{col}] = {value:.3}")
                     }
                     Some(FailureReason::TwoNonZerosInRow { row, cols, .. }) => {
-                        format!(
-                            "row {row} has two positive entries (cols {}, {})",
-                            cols[0], cols[1]
-                        )
+                        format!("row {row} has two positive entries (cols {}, {})", cols[0], cols[1])
                     }
                     None => String::new(),
                 };
@@ -549,94 +419,41 @@ impl fmt::Display for TheoryReport {
             writeln!(f, "  {:<28} {verdict}", c.name)?;
         }
         writeln!(f)?;
-        writeln!(
-            f,
-            "Equivariant but not layerwise equivariant (counterexamples):"
-        )?;
+        writeln!(f, "Equivariant but not layerwise equivariant (counterexamples):")?;
         for c in &self.counterexamples {
-            writeln!(
-                f,
-                "  {} {:?}, equivariance error {:.1e}",
-                c.name, c.widths, c.equivariance_rel
-            )?;
-            writeln!(
-                f,
-                "    {} [expected layer {}, row {}: {}]",
-                c.verdict.text,
-                c.expected.0,
-                c.expected.1,
-                if c.as_expected { "ok" } else { "MISMATCH" }
-            )?;
+            writeln!(f, "  {} {:?}, equivariance error {:.1e}", c.name, c.widths, c.equivariance_rel)?;
+            writeln!(f, "    {} [expected layer {}, row {}: {}]", c.verdict.text, c.expected.0, c.expected.1, if c.as_expected { "ok" } else { "MISMATCH" })?;
             if let Some(r) = c.repaired_layerwise {
-                writeln!(
-                    f,
-                    "    without the degenerate neuron (same function): {}",
-                    if r {
-                        "layerwise equivariant"
-                    } else {
-                        "NOT layerwise"
-                    }
-                )?;
+                writeln!(f, "    without the degenerate neuron (same function): {}", if r { "layerwise equivariant" } else { "NOT layerwise" })?;
             }
         }
         writeln!(f)?;
-        writeln!(
-            f,
-            "Two layers, invertible W_1: ρ_1(s) = W_1ρ_0(s)W_1⁻¹ must be P·D:"
-        )?;
+        writeln!(f, "Two layers, invertible W_1: ρ_1(s) = W_1ρ_0(s)W_1⁻¹ must be P·D:")?;
         for c in &self.two_layer {
-            writeln!(
-                f,
-                "  {}: equivariance error {:.1e}",
-                c.name, c.equivariance_rel
-            )?;
+            writeln!(f, "  {}: equivariance error {:.1e}", c.name, c.equivariance_rel)?;
             writeln!(
                 f,
                 "    Lemma on W_1ρ_0W_1⁻¹: {}; procedure: {}; max rel. diff {:.1e}",
-                if c.theorem_a_is_pd {
-                    "P·D"
-                } else {
-                    "NOT P·D"
-                },
+                if c.theorem_a_is_pd { "P·D" } else { "NOT P·D" },
                 c.verdict.text,
                 c.max_rel_diff_to_theorem
             )?;
         }
         for c in &self.normalisation {
-            writeln!(
-                f,
-                "  rescaling neurons ({}): plain permutations after: {}, function change {:.1e}",
-                c.name, c.plain_after, c.function_diff
-            )?;
+            writeln!(f, "  rescaling neurons ({}): plain permutations after: {}, function change {:.1e}", c.name, c.plain_after, c.function_diff)?;
         }
         writeln!(f)?;
-        writeln!(
-            f,
-            "Symmetrisation f̄(x) = (1/|G|) Σ_g ρ_out(g)⁻¹ f(ρ_in(g)x) with a |G|-times wider net:"
-        )?;
+        writeln!(f, "Symmetrisation f̄(x) = (1/|G|) Σ_g ρ_out(g)⁻¹ f(ρ_in(g)x) with a |G|-times wider net:")?;
         for c in &self.symmetrisation {
-            writeln!(
-                f,
-                "  {} (|G| = {}): widths {:?} → {:?}",
-                c.name, c.group_order, c.widths_before, c.widths_after
-            )?;
+            writeln!(f, "  {} (|G| = {}): widths {:?} → {:?}", c.name, c.group_order, c.widths_before, c.widths_after)?;
             writeln!(
                 f,
                 "    equivariance error {:.1e} → {:.1e}; |f̄ − f| = {:.1e}; layerwise {} → {}; blocks permuted (g,i)↦(g·s,i): {}",
-                c.equivariance_rel_before,
-                c.equivariance_rel_after,
-                c.diff_to_original,
-                c.layerwise_before,
-                c.verdict_after.layerwise,
-                c.block_permutation
+                c.equivariance_rel_before, c.equivariance_rel_after, c.diff_to_original, c.layerwise_before, c.verdict_after.layerwise, c.block_permutation
             )?;
         }
         writeln!(f)?;
-        write!(
-            f,
-            "All results as the theory predicts: {}",
-            if self.all_as_predicted() { "yes" } else { "NO" }
-        )
+        write!(f, "All results as the theory predicts: {}", if self.all_as_predicted() { "yes" } else { "NO" })
     }
 }
 
@@ -649,16 +466,8 @@ mod tests {
         for seed in 0..4 {
             let r = theory_report(seed);
             assert!(r.all_as_predicted(), "seed {seed}:\n{r}");
-            assert!(
-                r.lemma
-                    .iter()
-                    .filter(|c| !c.commutes)
-                    .all(|c| c.witness.is_some())
-            );
-            assert!(
-                r.symmetrisation.iter().all(|c| c.block_permutation),
-                "seed {seed}:\n{r}"
-            );
+            assert!(r.lemma.iter().filter(|c| !c.commutes).all(|c| c.witness.is_some()));
+            assert!(r.symmetrisation.iter().all(|c| c.block_permutation), "seed {seed}:\n{r}");
         }
     }
 

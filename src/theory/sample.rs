@@ -49,9 +49,7 @@ pub fn permutation(rng: &mut StdRng, n: usize) -> Vec<usize> {
 /// Random P·D with P uniform and the diagonal of D log-uniform between 0.25 and 4.
 pub fn scaled_permutation(rng: &mut StdRng, n: usize) -> ScaledPermutation {
     let perm = permutation(rng, n);
-    let scales = (0..n)
-        .map(|_| uniform(rng, -4f64.ln(), 4f64.ln()).exp())
-        .collect();
+    let scales = (0..n).map(|_| uniform(rng, -4f64.ln(), 4f64.ln()).exp()).collect();
     ScaledPermutation { perm, scales }
 }
 
@@ -65,18 +63,11 @@ pub fn invertible(rng: &mut StdRng, n: usize) -> Result<Array2<f64>, TheoryError
             return Ok(a);
         }
     }
-    Err(TheoryError::Construction(format!(
-        "no well-conditioned {n}×{n} matrix in 100 tries"
-    )))
+    Err(TheoryError::Construction(format!("no well-conditioned {n}×{n} matrix in 100 tries")))
 }
 
 /// ‖A‖_∞ ‖A^{-1}‖_∞ (max row sum norm), given both matrices.
 pub fn condition_inf(a: &Array2<f64>, inv: &Array2<f64>) -> f64 {
-    let norm = |m: &Array2<f64>| {
-        m.rows()
-            .into_iter()
-            .map(|r| r.iter().map(|v| v.abs()).sum::<f64>())
-            .fold(0.0, f64::max)
-    };
+    let norm = |m: &Array2<f64>| m.rows().into_iter().map(|r| r.iter().map(|v| v.abs()).sum::<f64>()).fold(0.0, f64::max);
     norm(a) * norm(inv)
 }

@@ -103,11 +103,7 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
 
 /// Save a module's parameters to `path` (burnpack) atomically.
 pub(crate) fn save_module<M: Module>(module: &M, path: &Path) -> Result<(), TrainError> {
-    let bytes = module
-        .clone()
-        .into_record()
-        .into_bytes()
-        .map_err(|e| TrainError::Record { path: path.to_path_buf(), message: e.to_string() })?;
+    let bytes = module.clone().into_record().into_bytes().map_err(|e| TrainError::Record { path: path.to_path_buf(), message: e.to_string() })?;
     write_atomic(path, &bytes).map_err(TrainError::io(path))
 }
 
@@ -119,6 +115,20 @@ pub(crate) fn load_module<M: Module>(module: M, path: &Path) -> Result<M, TrainE
     module
         .try_load_record(record)
         .map_err(|e| TrainError::Record { path: path.to_path_buf(), message: format!("weights do not fit the network in config.json: {e}") })
+}
+
+/// A run's state after its last finished epoch, as `--resume` reads it back.
+pub(crate) struct Resumed<M> {
+    /// The weights.
+    pub model: M,
+    /// The optimiser (momentum buffers).
+    pub optim: ModuleOptimizer,
+    /// Epochs finished.
+    pub epoch: usize,
+    /// Optimiser steps taken.
+    pub step: usize,
+    /// Wall-clock seconds spent so far.
+    pub elapsed_s: f64,
 }
 
 impl Checkpoint {
@@ -133,10 +143,7 @@ impl Checkpoint {
     pub fn open(dir: &Path) -> Result<Self, TrainError> {
         let path = dir.join("config.json");
         if !path.exists() {
-            return Err(TrainError::Mismatch {
-                path: dir.to_path_buf(),
-                message: "not a checkpoint directory (no config.json)".into(),
-            });
+            return Err(TrainError::Mismatch { path: dir.to_path_buf(), message: "not a checkpoint directory (no config.json)".into() });
         }
         Ok(Self { dir: dir.to_path_buf(), meta: read_json(&path)? })
     }
@@ -198,10 +205,7 @@ impl Checkpoint {
             Some(k) => {
                 let path = self.epoch_model_path(k);
                 if !path.exists() {
-                    return Err(TrainError::Mismatch {
-                        path,
-                        message: format!("no weights kept after epoch {k} (kept: {:?})", self.kept_epochs()?),
-                    });
+                    return Err(TrainError::Mismatch { path, message: format!("no weights kept after epoch {k} (kept: {:?})", self.kept_epochs()?) });
                 }
                 load_module(self.empty_model(device)?, &path)
             }
@@ -238,9 +242,7 @@ impl Checkpoint {
         let (m, o) = (format!("model-e{epoch}.bpk"), format!("optimizer-e{epoch}.bpk"));
         save_module(model, &dir.join(&m))?;
         let opath = dir.join(&o);
-        let bytes = optim
-            .into_bytes()
-            .map_err(|e| TrainError::Record { path: opath.clone(), message: e.to_string() })?;
+        let bytes = optim.into_bytes().map_err(|e| TrainError::Record { path: opath.clone(), message: e.to_string() })?;
         write_atomic(&opath, &bytes).map_err(TrainError::io(&opath))?;
         let previous = self.resume_state().ok().flatten();
         write_json(&dir.join("state.json"), &ResumeState { epoch, step, elapsed_s, model: m.clone(), optimizer: o.clone() })?;
@@ -278,20 +280,13 @@ impl Checkpoint {
         read_json(&path).map(Some)
     }
 
-    /// Load the last resumable state into `model` (which fixes the structure): (model, optimizer,
-    /// finished epoch, step, elapsed seconds).
-    pub(crate) fn load_resume<M: Module>(
-        &self,
-        model: M,
-        optim: ModuleOptimizer,
-    ) -> Result<Option<(M, ModuleOptimizer, usize, usize, f64)>, TrainError> {
+    /// Load the last resumable state into `model` (which fixes the structure) and `optim`.
+    pub(crate) fn load_resume<M: Module>(&self, model: M, optim: ModuleOptimizer) -> Result<Option<Resumed<M>>, TrainError> {
         let Some(state) = self.resume_state()? else { return Ok(None) };
         let dir = self.dir.join("resume");
         let model = load_module(model, &dir.join(&state.model))?;
         let opath = dir.join(&state.optimizer);
-        let optim = optim
-            .load(&opath)
-            .map_err(|e| TrainError::Record { path: opath.clone(), message: e.to_string() })?;
-        Ok(Some((model, optim, state.epoch, state.step, state.elapsed_s)))
+        let optim = optim.load(&opath).map_err(|e| TrainError::Record { path: opath.clone(), message: e.to_string() })?;
+        Ok(Some(Resumed { model, optim, epoch: state.epoch, step: state.step, elapsed_s: state.elapsed_s }))
     }
 }

@@ -1,7 +1,7 @@
 //! Evaluation: accuracy, loss and flip invariance of a network on a dataset.
 
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::Device;
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
@@ -33,13 +33,7 @@ pub struct EvalMetrics {
 impl EvalMetrics {
     /// The metrics of the flipped network x ↦ f(hflip x), read off the same evaluation.
     pub fn of_flipped(&self) -> EvalMetrics {
-        EvalMetrics {
-            accuracy: self.flipped_accuracy,
-            loss: self.flipped_loss,
-            flipped_accuracy: self.accuracy,
-            flipped_loss: self.loss,
-            ..self.clone()
-        }
+        EvalMetrics { accuracy: self.flipped_accuracy, loss: self.flipped_loss, flipped_accuracy: self.accuracy, flipped_loss: self.loss, ..self.clone() }
     }
 }
 

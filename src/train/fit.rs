@@ -15,13 +15,13 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{Checkpoint, CheckpointMeta, DatasetInfo, EpochRecord};
 use super::eval::{EvalMetrics, evaluate};
+use super::net::TrainableNet;
 use super::schedule::lr_at;
 use super::{TrainConfig, TrainError};
 use crate::data::{Augment, BatchPlan, Normalize, Splits, fill_batch};
 use crate::device::ChosenDevice;
 use crate::group::D4;
 use crate::nets::{GcnnVgg, Vgg};
-use super::net::TrainableNet;
 use crate::provenance::git_revision;
 
 /// How to run a training job (everything that is not a hyperparameter).
@@ -80,18 +80,8 @@ fn bar(len: u64, enabled: bool, template: &str) -> ProgressBar {
 }
 
 /// Train a network according to `cfg` on `splits`, writing checkpoints to `opts.out`.
-pub fn train(
-    cfg: &TrainConfig,
-    splits: &Splits,
-    dataset: DatasetInfo,
-    device: &ChosenDevice,
-    opts: &TrainOptions,
-) -> Result<TrainSummary, TrainError> {
-    if cfg.model.is_gcnn() {
-        train_net::<GcnnVgg>(cfg, splits, dataset, device, opts)
-    } else {
-        train_net::<Vgg>(cfg, splits, dataset, device, opts)
-    }
+pub fn train(cfg: &TrainConfig, splits: &Splits, dataset: DatasetInfo, device: &ChosenDevice, opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
+    if cfg.model.is_gcnn() { train_net::<GcnnVgg>(cfg, splits, dataset, device, opts) } else { train_net::<Vgg>(cfg, splits, dataset, device, opts) }
 }
 
 fn train_net<M: TrainableNet>(
@@ -137,11 +127,11 @@ fn train_net<M: TrainableNet>(
             });
         }
         ckpt.remove_stale_temps();
-        if let Some((m, o, epoch, s, el)) = ckpt.load_resume(model.clone(), optim.clone())? {
-            (model, optim, start_epoch, step, elapsed0) = (m, o, epoch, s, el);
-            resumed_from_epoch = Some(epoch);
+        if let Some(r) = ckpt.load_resume(model.clone(), optim.clone())? {
+            (model, optim, start_epoch, step, elapsed0) = (r.model, r.optim, r.epoch, r.step, r.elapsed_s);
+            resumed_from_epoch = Some(r.epoch);
             records = ckpt.metrics()?;
-            records.retain(|r| r.epoch <= epoch);
+            records.retain(|rec| rec.epoch <= r.epoch);
         }
         ckpt
     } else {
@@ -167,7 +157,7 @@ fn train_net<M: TrainableNet>(
         let (tx, rx) = sync_channel::<(Vec<f32>, Vec<i64>)>(2);
         let producer = {
             let ds = Arc::clone(&train_set);
-            let (norm, aug) = (norm.clone(), aug.clone());
+            let (norm, aug) = (norm.clone(), aug);
             std::thread::spawn(move || {
                 for (idx, mut rng) in batches.into_iter().zip(rngs) {
                     let mut buf = Vec::with_capacity(idx.len() * ds.channels * ds.height * ds.width);
@@ -179,8 +169,8 @@ fn train_net<M: TrainableNet>(
                 }
             })
         };
-        let pb = bar(iters_per_epoch as u64, opts.progress, &format!(
-            "epoch {}/{} {{bar:30}} {{pos}}/{{len}} {{msg}} [{{elapsed}}<{{eta}}]", epoch + 1, cfg.epochs));
+        let pb =
+            bar(iters_per_epoch as u64, opts.progress, &format!("epoch {}/{} {{bar:30}} {{pos}}/{{len}} {{msg}} [{{elapsed}}<{{eta}}]", epoch + 1, cfg.epochs));
         let (mut loss_sum, mut inv_sum, mut correct, mut seen) = (0f64, 0f64, 0f64, 0usize);
         let mut lr = 0.0;
         for (xs, ys) in rx {
@@ -225,13 +215,18 @@ fn train_net<M: TrainableNet>(
         let last = epoch + 1 == cfg.epochs;
         let keep = opts.keep_epochs.contains(&(epoch + 1));
         if last || keep || (epoch + 1) % cfg.eval_every == 0 {
-            let eb = bar(cfg.test_subset.unwrap_or(test_set.len).min(test_set.len) as u64, opts.progress,
-                "evaluate {bar:30} {pos}/{len} [{elapsed}<{eta}]");
+            let eb = bar(cfg.test_subset.unwrap_or(test_set.len).min(test_set.len) as u64, opts.progress, "evaluate {bar:30} {pos}/{len} [{elapsed}<{eta}]");
             let m = evaluate(&model.export(), test_set, cfg.eval_batch_size, cfg.test_subset, &device.device, &eb);
             eb.finish_and_clear();
             if !m.loss.is_finite() {
                 // The last update blew the weights up: this epoch is not kept either.
-                return Err(TrainError::Diverged { epoch: epoch + 1, step, loss: m.loss as f32, last_good: (epoch > 0).then_some(epoch), dir: opts.out.clone() });
+                return Err(TrainError::Diverged {
+                    epoch: epoch + 1,
+                    step,
+                    loss: m.loss as f32,
+                    last_good: (epoch > 0).then_some(epoch),
+                    dir: opts.out.clone(),
+                });
             }
             last_metrics = last.then(|| m.clone());
             let rec = EpochRecord {
@@ -251,8 +246,7 @@ fn train_net<M: TrainableNet>(
             if opts.log_epochs {
                 eprintln!(
                     "epoch {:>3}: train loss {:.4} acc {:.4} | test loss {:.4} acc {:.4} flip-agree {:.4} | {:.0} img/s, {:.0}s",
-                    rec.epoch, rec.train_loss, rec.train_accuracy, rec.test_loss, rec.test_accuracy,
-                    rec.flip_agreement, rec.train_images_per_s, rec.elapsed_s
+                    rec.epoch, rec.train_loss, rec.train_accuracy, rec.test_loss, rec.test_accuracy, rec.flip_agreement, rec.train_images_per_s, rec.elapsed_s
                 );
             }
             records.push(rec);

@@ -14,6 +14,6 @@ pub use checkpoint::{Checkpoint, CheckpointMeta, DatasetInfo, EpochRecord};
 pub use config::{ConfigError, ModelKind, RECOMMENDED_INVARIANCE_WEIGHT, Scale, TrainConfig};
 pub use error::TrainError;
 pub use eval::{EvalMetrics, accuracy_and_loss, evaluate, evaluate_on};
-pub use net::TrainableNet;
 pub use fit::{TrainOptions, TrainSummary, train};
+pub use net::TrainableNet;
 pub use schedule::lr_at;

@@ -30,17 +30,7 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 
 /// A quick training configuration on the synthetic task.
 pub fn quick_config(model: ModelKind, epochs: usize, seed: u64) -> TrainConfig {
-    TrainConfig {
-        model,
-        width: 0.125,
-        epochs,
-        batch_size: 50,
-        eval_batch_size: 250,
-        lr: 0.05,
-        warmup_epochs: 0.5,
-        seed,
-        ..TrainConfig::default()
-    }
+    TrainConfig { model, width: 0.125, epochs, batch_size: 50, eval_batch_size: 250, lr: 0.05, warmup_epochs: 0.5, seed, ..TrainConfig::default() }
 }
 
 /// Train on `splits` into `dir` on the CPU.

@@ -281,9 +281,8 @@ fn net_row(net: &NetSpec, runs: &Path, results: &Path) -> Option<NetRow> {
     let ck = Checkpoint::open(&dir).ok()?;
     let m = ck.metrics().ok()?;
     let last = m.last()?;
-    let train_inv: Option<super::TrainSetInvariance> = std::fs::read_to_string(results.join("nets").join(format!("{}.json", net.name)))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
+    let train_inv: Option<super::TrainSetInvariance> =
+        std::fs::read_to_string(results.join("nets").join(format!("{}.json", net.name))).ok().and_then(|t| serde_json::from_str(&t).ok());
     let mut speeds: Vec<f64> = m.iter().map(|r| r.train_images_per_s).collect();
     speeds.sort_by(f64::total_cmp);
     Some(NetRow {
@@ -438,19 +437,13 @@ impl StudyReport {
             keys.into_iter()
                 .map(|(epoch, wb, method, repair)| {
                     let width = f64::from_bits(wb);
-                    let sel: Vec<&PairResult> = done
-                        .iter()
-                        .filter(|r| r.job.group == group && r.job.method == method && key(r) == (epoch, width))
-                        .collect();
+                    let sel: Vec<&PairResult> = done.iter().filter(|r| r.job.group == group && r.job.method == method && key(r) == (epoch, width)).collect();
                     let acc_of = |kind: BarrierKind| {
                         let v: Vec<f64> = sel.iter().filter(|r| r.job.kind == kind).filter_map(|r| midpoint(r, repair)).map(|m| m.0).collect();
                         Stat::of(&v)
                     };
-                    let endpoints: Vec<f64> = sel
-                        .iter()
-                        .filter(|r| r.job.kind == BarrierKind::Gcnn)
-                        .filter_map(|r| r.outcomes.first()?.curve.first().map(|p| p.accuracy))
-                        .collect();
+                    let endpoints: Vec<f64> =
+                        sel.iter().filter(|r| r.job.kind == BarrierKind::Gcnn).filter_map(|r| r.outcomes.first()?.curve.first().map(|p| p.accuracy)).collect();
                     let eq: Vec<f64> = sel.iter().filter(|r| r.job.kind == BarrierKind::Gcnn).filter_map(|r| mean_conv_off_centre(r)).collect();
                     TrendRow {
                         epoch,
@@ -516,18 +509,7 @@ impl StudyReport {
                 });
             }
         }
-        Ok(StudyReport {
-            spec: spec.clone(),
-            nets: rows,
-            untrained,
-            unmeasured,
-            premise,
-            headline,
-            emergence,
-            width,
-            structure,
-            warm,
-        })
+        Ok(StudyReport { spec: spec.clone(), nets: rows, untrained, unmeasured, premise, headline, emergence, width, structure, warm })
     }
 }
 
@@ -560,12 +542,21 @@ fn yes_no(b: Option<bool>) -> &'static str {
 pub fn markdown_tables(r: &StudyReport) -> Vec<(String, String)> {
     let mut out = Vec::new();
     // Nets.
-    let mut t = String::from("| run | setting | test acc. % | test loss | flip agreement % | rel. logit change | wall min. | quiet min. |\n|---|---|---|---|---|---|---|---|\n");
+    let mut t = String::from(
+        "| run | setting | test acc. % | test loss | flip agreement % | rel. logit change | wall min. | quiet min. |\n|---|---|---|---|---|---|---|---|\n",
+    );
     for n in &r.nets {
         writeln!(
             t,
             "| `{}` | {} | {} | {:.3} | {} | {:.3} | {:.1} | {:.1} |",
-            n.name, n.setting, pct(n.test_accuracy), n.test_loss, pct(n.flip_agreement), n.relative_logit_change, n.minutes, n.quiet_minutes
+            n.name,
+            n.setting,
+            pct(n.test_accuracy),
+            n.test_loss,
+            pct(n.flip_agreement),
+            n.relative_logit_change,
+            n.minutes,
+            n.quiet_minutes
         )
         .expect("string write");
     }
@@ -578,8 +569,17 @@ pub fn markdown_tables(r: &StudyReport) -> Vec<(String, String)> {
     let mut t = String::from("| setting | variant | test acc. % | flip agreement % | rel. logit change | quiet min. |\n|---|---|---|---|---|---|\n");
     for n in r.nets.iter().filter(|n| n.role == Role::Pilot || (n.role == Role::Matrix && n.seed == r.spec.seeds[0])) {
         let chosen = if n.role == Role::Matrix { " (chosen)" } else { "" };
-        writeln!(t, "| {}{chosen} | {} | {} | {} | {:.3} | {:.1} |", n.setting, n.variant.label(), pct(n.test_accuracy), pct(n.flip_agreement), n.relative_logit_change, n.quiet_minutes)
-            .expect("string write");
+        writeln!(
+            t,
+            "| {}{chosen} | {} | {} | {} | {:.3} | {:.1} |",
+            n.setting,
+            n.variant.label(),
+            pct(n.test_accuracy),
+            pct(n.flip_agreement),
+            n.relative_logit_change,
+            n.quiet_minutes
+        )
+        .expect("string write");
     }
     out.push(("pilot".into(), t));
 
@@ -587,7 +587,8 @@ pub fn markdown_tables(r: &StudyReport) -> Vec<(String, String)> {
     let p = &r.premise;
     let mut t = String::from("| condition | measured | required | met |\n|---|---|---|---|\n");
     writeln!(t, "| (a) accuracy of the flip-augmented nets | {} % | ≥ 85 % | {} |", opt_pct(p.flip_accuracy), yes_no(p.accuracy_met)).expect("string write");
-    for (i, (name, met)) in [("flip augmentation", p.invariance_met_by_flip), ("flip aug. + invariance loss", p.invariance_met_by_loss)].into_iter().enumerate() {
+    for (i, (name, met)) in [("flip augmentation", p.invariance_met_by_flip), ("flip aug. + invariance loss", p.invariance_met_by_loss)].into_iter().enumerate()
+    {
         let k = i + 1;
         writeln!(
             t,
@@ -597,18 +598,35 @@ pub fn markdown_tables(r: &StudyReport) -> Vec<(String, String)> {
             yes_no(met)
         )
         .expect("string write");
-        writeln!(t, "| (b) {name}: flip agreement vs no flip aug. | {} % vs {} % | ≥ +5 points | |", opt_pct(p.flip_agreement[k]), opt_pct(p.flip_agreement[0])).expect("string write");
+        writeln!(
+            t,
+            "| (b) {name}: flip agreement vs no flip aug. | {} % vs {} % | ≥ +5 points | |",
+            opt_pct(p.flip_agreement[k]),
+            opt_pct(p.flip_agreement[0])
+        )
+        .expect("string write");
     }
     writeln!(t, "\nOn training images (the first 10,000, un-augmented; not a condition, for comparison):\n\n| variant | flip agreement % | rel. logit change |\n|---|---|---|").expect("string write");
     for (i, v) in [Variant::NoFlip, Variant::Flip, Variant::FlipInv].into_iter().enumerate() {
-        writeln!(t, "| {} | {} | {} |", v.label(), opt_pct(p.train_flip_agreement[i]), p.train_relative_logit_change[i].map_or("–".into(), |x| format!("{x:.3}"))).expect("string write");
+        writeln!(
+            t,
+            "| {} | {} | {} |",
+            v.label(),
+            opt_pct(p.train_flip_agreement[i]),
+            p.train_relative_logit_change[i].map_or("–".into(), |x| format!("{x:.3}"))
+        )
+        .expect("string write");
     }
     out.push(("premise".into(), t));
 
     // Headline, accuracy and loss, one table per method.
     for &method in &r.spec.methods {
-        let mut t = String::from("| variant | repair | net acc. % | GCNN barrier (points) | ordinary barrier (points) | GCNN below by (spreads) | channels moved % |\n|---|---|---|---|---|---|---|\n");
-        let mut l = String::from("| variant | repair | GCNN loss barrier | ordinary loss barrier | GCNN sup loss barrier | ordinary sup loss barrier |\n|---|---|---|---|---|---|\n");
+        let mut t = String::from(
+            "| variant | repair | net acc. % | GCNN barrier (points) | ordinary barrier (points) | GCNN below by (spreads) | channels moved % |\n|---|---|---|---|---|---|---|\n",
+        );
+        let mut l = String::from(
+            "| variant | repair | GCNN loss barrier | ordinary loss barrier | GCNN sup loss barrier | ordinary sup loss barrier |\n|---|---|---|---|---|---|\n",
+        );
         for h in r.headline.iter().filter(|h| h.method == method) {
             writeln!(
                 t,
@@ -690,10 +708,24 @@ pub fn markdown_tables(r: &StudyReport) -> Vec<(String, String)> {
         let mut e = String::from("| layer | off-centre error, aligned | off-centre, P = I | plain error, aligned | plain, P = I |\n|---|---|---|---|---|\n");
         let o = |x: Option<usize>| x.map_or("–".into(), |v| v.to_string());
         for s in r.structure.iter().filter(|s| s.net == net && s.method == method) {
-            writeln!(t, "| {} | {} | {} | {} | {} | {} | {} |", s.layer, o(s.live), o(s.dead), o(s.self_symmetric), o(s.mirror_pairs), o(s.longer_cycles), opt_pct(s.moved_share))
-                .expect("string write");
-            writeln!(e, "| {} | {:.3} | {:.3} | {:.3} | {:.3} |", s.layer, s.off_centre_error, s.unaligned_off_centre_error, s.plain_error, s.unaligned_plain_error)
-                .expect("string write");
+            writeln!(
+                t,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                s.layer,
+                o(s.live),
+                o(s.dead),
+                o(s.self_symmetric),
+                o(s.mirror_pairs),
+                o(s.longer_cycles),
+                opt_pct(s.moved_share)
+            )
+            .expect("string write");
+            writeln!(
+                e,
+                "| {} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                s.layer, s.off_centre_error, s.unaligned_off_centre_error, s.plain_error, s.unaligned_plain_error
+            )
+            .expect("string write");
         }
         if !r.structure.iter().any(|s| s.net == net && s.method == method) {
             t = "Not measured yet.\n".into();
@@ -704,10 +736,13 @@ pub fn markdown_tables(r: &StudyReport) -> Vec<(String, String)> {
     }
 
     // Weight matching's starts.
-    let mut t = String::from("| pair | J(identity) | weight matching from identity | J(activation matching) | weight matching from activation matching |\n|---|---|---|---|---|\n");
+    let mut t = String::from(
+        "| pair | J(identity) | weight matching from identity | J(activation matching) | weight matching from activation matching |\n|---|---|---|---|---|\n",
+    );
     for w in &r.warm {
         let mark = if w.from_activation > w.from_identity * (1.0 + 1e-9) { " **(higher)**" } else { "" };
-        writeln!(t, "| `{}` | {:.1} | {:.1} | {:.1} | {:.1}{mark} |", w.pair, w.identity, w.from_identity, w.activation, w.from_activation).expect("string write");
+        writeln!(t, "| `{}` | {:.1} | {:.1} | {:.1} | {:.1}{mark} |", w.pair, w.identity, w.from_identity, w.activation, w.from_activation)
+            .expect("string write");
     }
     out.push(("warm-start".into(), t));
     out
@@ -800,7 +835,9 @@ pub fn write_report(r: &StudyReport, runs: &Path, results: &Path, out: &Path) ->
             (format!("ordinary barrier, {}", repair_name(rep)), pick(rep, |x| x.ordinary_accuracy)),
         ];
         let title = format!("Midpoint accuracy barrier, {} matching (mean ± spread over seeds)", method.name());
-        figure_pair(out, &format!("headline-{}", method.name()), &mut written, |p| bar_chart(p, &title, "training variant", "accuracy barrier (points)", &cats, &series))?;
+        figure_pair(out, &format!("headline-{}", method.name()), &mut written, |p| {
+            bar_chart(p, &title, "training variant", "accuracy barrier (points)", &cats, &series)
+        })?;
     }
 
     // Interpolation curves of the first flip-augmented net (GCNN) and its first twin (ordinary).
@@ -808,7 +845,16 @@ pub fn write_report(r: &StudyReport, runs: &Path, results: &Path, out: &Path) ->
     let flip0 = format!("flip-s{}", r.spec.seeds[0]);
     let twin = r.spec.seeds.get(1).map(|s| format!("flip-s{s}"));
     for &method in &r.spec.methods {
-        let g = MergeJob { group: Group::Matrix, kind: BarrierKind::Gcnn, a: flip0.clone(), b: None, epoch: None, method, alphas: r.spec.merge.alphas.clone(), repairs: r.spec.repairs() };
+        let g = MergeJob {
+            group: Group::Matrix,
+            kind: BarrierKind::Gcnn,
+            a: flip0.clone(),
+            b: None,
+            epoch: None,
+            method,
+            alphas: r.spec.merge.alphas.clone(),
+            repairs: r.spec.repairs(),
+        };
         let o = MergeJob { kind: BarrierKind::Ordinary, b: twin.clone(), ..g.clone() };
         let (gp, op) = (results_dir.join(g.file_name()), results_dir.join(o.file_name()));
         if !gp.exists() || !op.exists() {
@@ -816,7 +862,12 @@ pub fn write_report(r: &StudyReport, runs: &Path, results: &Path, out: &Path) ->
         }
         let (gr, or) = (PairResult::read(&gp)?, PairResult::read(&op)?);
         for (metric, unit, scale, pick) in [
-            ("accuracy", "test accuracy (%)", 100.0, (|p: &crate::experiments::merge::MergePoint| p.accuracy) as fn(&crate::experiments::merge::MergePoint) -> f64),
+            (
+                "accuracy",
+                "test accuracy (%)",
+                100.0,
+                (|p: &crate::experiments::merge::MergePoint| p.accuracy) as fn(&crate::experiments::merge::MergePoint) -> f64,
+            ),
             ("loss", "test cross-entropy (nats)", 1.0, |p| p.loss),
         ] {
             let mut series: Vec<Series> = Vec::new();
@@ -828,7 +879,9 @@ pub fn write_report(r: &StudyReport, runs: &Path, results: &Path, out: &Path) ->
                 }
             }
             let title = format!("Interpolating {flip0}: test {metric} along θ_α, {} matching", method.name());
-            figure_pair(out, &format!("curves-{}-{metric}", method.name()), &mut written, |p| line_chart(p, &title, "α (0 = the net, 1 = aligned partner)", unit, &series))?;
+            figure_pair(out, &format!("curves-{}-{metric}", method.name()), &mut written, |p| {
+                line_chart(p, &title, "α (0 = the net, 1 = aligned partner)", unit, &series)
+            })?;
         }
     }
 
@@ -836,7 +889,9 @@ pub fn write_report(r: &StudyReport, runs: &Path, results: &Path, out: &Path) ->
     for (stem, rows, xlab) in [("emergence", &r.emergence, "epoch"), ("width", &r.width, "width multiplier")] {
         for &method in &r.spec.secondary_methods {
             let mut series: Vec<Series> = Vec::new();
-            for (kind, f) in [("GCNN barrier", (|t: &TrendRow| t.gcnn_accuracy) as fn(&TrendRow) -> Option<Stat>), ("ordinary barrier", |t| t.ordinary_accuracy)] {
+            for (kind, f) in
+                [("GCNN barrier", (|t: &TrendRow| t.gcnn_accuracy) as fn(&TrendRow) -> Option<Stat>), ("ordinary barrier", |t| t.ordinary_accuracy)]
+            {
                 for repair in [RepairMode::None, rep] {
                     let pts: Vec<(f64, f64)> = rows
                         .iter()
@@ -857,7 +912,9 @@ pub fn write_report(r: &StudyReport, runs: &Path, results: &Path, out: &Path) ->
     }
 
     // Per-layer structure of flip-s0 (activation matching): shares of channels.
-    for (net, method) in r.structure.iter().map(|s| (s.net.clone(), s.method)).collect::<std::collections::BTreeSet<_>>().into_iter().filter(|(_, m)| *m == Method::Activation) {
+    for (net, method) in
+        r.structure.iter().map(|s| (s.net.clone(), s.method)).collect::<std::collections::BTreeSet<_>>().into_iter().filter(|(_, m)| *m == Method::Activation)
+    {
         let rows: Vec<&StructureRow> = r.structure.iter().filter(|s| s.net == net && s.method == method && s.live.is_some()).collect();
         let cats: Vec<String> = rows.iter().map(|s| s.layer.trim_start_matches("convs.").to_string()).collect();
         let share = |f: fn(&StructureRow) -> usize| -> Vec<(f64, f64)> {
@@ -870,13 +927,20 @@ pub fn write_report(r: &StudyReport, runs: &Path, results: &Path, out: &Path) ->
             ("dead".into(), share(|s| s.dead.unwrap_or(0))),
         ];
         let title = format!("{net} aligned with its flipped self: channels by cycle type, per conv layer");
-        figure_pair(out, &format!("structure-{net}"), &mut written, |p| bar_chart(p, &title, "conv layer", "share of the layer's channels (%)", &cats, &series))?;
+        figure_pair(out, &format!("structure-{net}"), &mut written, |p| {
+            bar_chart(p, &title, "conv layer", "share of the layer's channels (%)", &cats, &series)
+        })?;
     }
 
     // Training curves of the first seed of every matrix variant: test accuracy and flip invariance.
     let first: Vec<NetSpec> = r.spec.nets().into_iter().filter(|n| n.role == Role::Matrix && n.train.seed == r.spec.seeds[0]).collect();
     for (stem, title, unit, pick) in [
-        ("training-accuracy", "Test accuracy during training (first seed of each variant)", "test accuracy (%)", (|e: &crate::train::EpochRecord| 100.0 * e.test_accuracy) as fn(&crate::train::EpochRecord) -> f64),
+        (
+            "training-accuracy",
+            "Test accuracy during training (first seed of each variant)",
+            "test accuracy (%)",
+            (|e: &crate::train::EpochRecord| 100.0 * e.test_accuracy) as fn(&crate::train::EpochRecord) -> f64,
+        ),
         ("training-flip-agreement", "Flip agreement during training (first seed of each variant)", "flip agreement (%)", |e| 100.0 * e.flip_agreement),
         ("training-logit-change", "Relative logit change under hflip during training", "‖f(x) − f(hflip x)‖ / ‖f(x)‖", |e| e.relative_logit_change),
     ] {
@@ -897,7 +961,16 @@ pub fn write_report(r: &StudyReport, runs: &Path, results: &Path, out: &Path) ->
     let gcnn0 = format!("gcnn-s{}", r.spec.gcnn_seeds.first().copied().unwrap_or(0));
     let mut panels: Vec<FilterPanel> = Vec::new();
     for net in [&flip0, &gcnn0] {
-        let job = MergeJob { group: Group::Matrix, kind: BarrierKind::Gcnn, a: net.clone(), b: None, epoch: None, method: Method::Activation, alphas: r.spec.merge.alphas.clone(), repairs: r.spec.repairs() };
+        let job = MergeJob {
+            group: Group::Matrix,
+            kind: BarrierKind::Gcnn,
+            a: net.clone(),
+            b: None,
+            epoch: None,
+            method: Method::Activation,
+            alphas: r.spec.merge.alphas.clone(),
+            repairs: r.spec.repairs(),
+        };
         let p = results_dir.join(job.file_name());
         if !p.exists() || !runs.join(net).join("model.bpk").exists() {
             continue;

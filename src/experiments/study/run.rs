@@ -100,9 +100,7 @@ pub fn train_set_invariance(net: &NetSpec, runs: &Path, splits: &Splits, device:
 /// Whether the run in `dir` has finished all its epochs.
 pub fn is_trained(dir: &Path, net: &NetSpec) -> bool {
     let Ok(ck) = Checkpoint::open(dir) else { return false };
-    ck.meta.train == net.train
-        && ck.model_path().exists()
-        && ck.metrics().is_ok_and(|m| m.last().is_some_and(|r| r.epoch == net.train.epochs))
+    ck.meta.train == net.train && ck.model_path().exists() && ck.metrics().is_ok_and(|m| m.last().is_some_and(|r| r.epoch == net.train.epochs))
 }
 
 /// `relusym study plan`: every net and measurement job of the study and whether it is done.
@@ -127,14 +125,22 @@ impl StudyPlan {
             spec: spec.clone(),
             runs: runs.to_path_buf(),
             results: results.to_path_buf(),
-            nets: spec.nets().into_iter().map(|n| {
-                let done = is_trained(&runs.join(&n.name), &n);
-                (n, done)
-            }).collect(),
-            jobs: spec.merge_jobs().into_iter().map(|j| {
-                let done = results.join("pairs").join(j.file_name()).exists();
-                (j, done)
-            }).collect(),
+            nets: spec
+                .nets()
+                .into_iter()
+                .map(|n| {
+                    let done = is_trained(&runs.join(&n.name), &n);
+                    (n, done)
+                })
+                .collect(),
+            jobs: spec
+                .merge_jobs()
+                .into_iter()
+                .map(|j| {
+                    let done = results.join("pairs").join(j.file_name()).exists();
+                    (j, done)
+                })
+                .collect(),
         }
     }
 }
@@ -164,14 +170,7 @@ pub fn train_net(
     stop_after: Option<usize>,
     progress: bool,
 ) -> Result<TrainSummary, StudyError> {
-    let opts = TrainOptions {
-        out: runs.join(&net.name),
-        resume: true,
-        progress,
-        log_epochs: progress,
-        stop_after,
-        keep_epochs: net.keep_epochs.clone(),
-    };
+    let opts = TrainOptions { out: runs.join(&net.name), resume: true, progress, log_epochs: progress, stop_after, keep_epochs: net.keep_epochs.clone() };
     Ok(train(&net.train, splits, info, device, &opts)?)
 }
 
