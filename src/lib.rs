@@ -1,13 +1,30 @@
 //! # relu-symmetries
 //!
 //! A Rust reproduction of *Investigating how ReLU-networks encode symmetries* (Bökman & Kahl,
-//! NeurIPS 2023). The modules follow the paper's concepts:
+//! NeurIPS 2023). The modules follow the paper's concepts; outside tests, each imports only from
+//! modules listed before it:
 //!
-//! * [`group`]: finite groups acting on images and kernels (horizontal flip first).
-//! * [`nets`]: VGG11 and the kernel-transformed ("flipped") network.
-//! * [`data`]: CIFAR-10, Fashion-MNIST, a synthetic symmetric dataset; augmentation.
-//! * [`train`]: the training loop (REPAIR's recipe), invariance loss, checkpoints.
+//! * [`theory`]: the paper's mathematics as executable f64 linear algebra (the lemma on
+//!   ReLU-commuting matrices, layerwise equivariance, counterexamples, symmetrisation).
+//! * [`provenance`]: atomic file writes and the git revision of the code that ran.
+//! * [`group`]: finite groups acting on images and kernels (horizontal flip first), and
+//!   permutations of channels as data ([`group::Perm`]).
+//! * [`data`]: CIFAR-10, Fashion-MNIST, a synthetic symmetric dataset; caching, augmentation.
+//! * [`stats`]: streaming per-channel means, variances and cross-covariances.
+//! * [`nets`]: VGG11 (with or without BatchNorm), the flip-GCNN VGG, an MLP; each describes its
+//!   hidden channel spaces as a [`nets::Structure`].
 //! * [`device`]: choosing between burn's flex (CPU) and wgpu (GPU) backends.
+//! * [`batches`]: device batches from host datasets (ordered or augmented streams).
+//! * [`activations`]: one pass of data through networks with pre/post-ReLU taps.
+//! * [`align`]: permutation specs, activation matching (REPAIR) and weight matching (Git Re-Basin).
+//! * [`merge`]: interpolation, BatchNorm reset and REPAIR of merged networks.
+//! * [`metrics`]: barriers, layerwise equivariance errors, variance ratios.
+//! * [`train`]: the training loop (REPAIR's recipe), invariance loss, checkpoints, evaluation.
+//! * [`mod@bench`]: training and inference throughput.
+//! * [`tables`], [`plots`]: result tables (polars) and figures (plotters).
+//! * [`experiments`]: the paper's experiments and the decisive study, their typed results and
+//!   the book's generated tables and figures.
+//! * [`testing`]: small helpers shared by the unit and integration tests.
 
 pub mod activations;
 pub mod align;
