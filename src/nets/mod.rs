@@ -1,4 +1,5 @@
-//! The networks of the paper: VGG11 (optionally with BatchNorm) and its kernel-transformed copy.
+//! The networks of the paper: VGG11 (optionally with BatchNorm) and its kernel-transformed copy,
+//! the flip-GCNN VGG, the CIFAR ResNet, and a small MLP.
 //!
 //! Every model describes its own layer structure (which conv feeds which, where BatchNorm and
 //! pooling sit) so that permutation specs and activation statistics are derived from the model,
@@ -8,6 +9,7 @@ mod gcnn;
 mod init;
 mod mlp;
 mod params;
+mod resnet;
 mod structure;
 mod vgg;
 
@@ -15,5 +17,6 @@ pub use gcnn::{FlipLayout, GcnnConfig, GcnnVgg};
 pub use init::{ParamInit, init_uniform, standard_normal};
 pub use mlp::Mlp;
 pub use params::{ParamMap, array_to_tensor, replace_param, tensor_to_array};
+pub use resnet::{BasicBlock, Projection, ResNet, ResNetConfig};
 pub use structure::{HiddenSpace, LayerKind, ParamAxes, Structure};
 pub use vgg::{VGG11_CFG, Vgg, VggConfig, VggError};
