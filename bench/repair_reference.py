@@ -10,11 +10,11 @@ matching on the flipped copy, endpoint statistics, REPAIR at alpha = 0.5, and ev
 loss, flip agreement) at alpha = 0, 0.5, 1 plus the unaligned midpoint.
 
 Usage:
-    relusym export --checkpoint runs/cpu/flip-s0 --out /tmp/flip-s0.json
-    python3 bench/repair_reference.py --weights /tmp/flip-s0.json \
+    relusym export --checkpoint runs/cpu/flip-s0 --out /tmp/flip-s0.safetensors
+    python3 bench/repair_reference.py --weights /tmp/flip-s0.safetensors \
         --data ../shared/data/cifar10-jpeg.tar.gz --stats-images 5000 --threads 2
 """
-import argparse, io, json, tarfile, time
+import argparse, io, json, struct, tarfile, time
 
 import numpy as np
 import torch
@@ -82,9 +82,24 @@ class VGG(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
+def read_safetensors(path):
+    """{name: float32 array} from a safetensors file (8-byte header length, JSON header, data)."""
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    out = {}
+    for name, h in header.items():
+        if name == "__metadata__":
+            continue
+        assert h["dtype"] == "F32", f"{path}: {name} is {h['dtype']}, expected F32"
+        a, b = h["data_offsets"]
+        out[name] = np.frombuffer(raw[8 + n + a:8 + n + b], dtype="<f4").reshape(h["shape"])
+    return out
+
+
 def load_weights(model, path):
-    p = json.load(open(path))["params"]
-    t = lambda k: torch.tensor(np.array(p[k]["data"], dtype=np.float32).reshape(p[k]["shape"]))
+    p = read_safetensors(path)
+    t = lambda k: torch.tensor(p[k].copy())
     convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
     with torch.no_grad():
         for i, c in enumerate(convs):
