@@ -1,6 +1,8 @@
 //! Choosing the compute device: burn's flex backend on the CPU or wgpu on a GPU, one code path.
 
-use burn::tensor::{Device, DeviceKind};
+use burn::tensor::Device;
+#[cfg(feature = "gpu")]
+use burn::tensor::DeviceKind;
 use serde::{Deserialize, Serialize};
 
 /// What the user asked for with `--device`.
@@ -27,6 +29,8 @@ pub struct ChosenDevice {
 }
 
 /// Adapters wgpu can see: (name, backend, device type), probed without creating a burn device.
+/// Empty when the crate is built without the `gpu` feature.
+#[cfg(feature = "gpu")]
 pub fn wgpu_adapters() -> Vec<(String, String, String)> {
     let instance = wgpu::Instance::default();
     let adapters = futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
@@ -39,11 +43,20 @@ pub fn wgpu_adapters() -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Adapters wgpu can see: none, since the crate was built without the `gpu` feature.
+#[cfg(not(feature = "gpu"))]
+pub fn wgpu_adapters() -> Vec<(String, String, String)> {
+    Vec::new()
+}
+
 impl DeviceChoice {
     /// Resolve the choice to a device. `auto` picks wgpu only for a hardware adapter (a CPU
-    /// software rasteriser such as lavapipe is far slower than flex for training).
+    /// software rasteriser such as lavapipe is far slower than flex for training). In a build
+    /// without the `gpu` feature every choice is flex; asking for `gpu` then says so on stderr
+    /// and in the device description.
     pub fn resolve(self) -> ChosenDevice {
         let flex = || ChosenDevice { device: Device::flex(), backend: "flex", description: format!("flex (CPU, {} threads)", rayon_threads()) };
+        #[cfg(feature = "gpu")]
         let gpu = |adapter: Option<(String, String, String)>| ChosenDevice {
             device: Device::wgpu(DeviceKind::DefaultDevice),
             backend: "wgpu",
@@ -51,6 +64,13 @@ impl DeviceChoice {
                 Some((name, backend, kind)) => format!("wgpu: {name} ({backend}, {kind})"),
                 None => "wgpu: default adapter".to_string(),
             },
+        };
+        #[cfg(not(feature = "gpu"))]
+        let gpu = |_: Option<(String, String, String)>| {
+            eprintln!("warning: relu-symmetries was built without the `gpu` feature; using flex (CPU)");
+            let mut d = flex();
+            d.description.push_str(" — built without the gpu feature");
+            d
         };
         match self {
             DeviceChoice::Cpu => flex(),

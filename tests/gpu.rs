@@ -6,6 +6,8 @@
 //! made); run it with `cargo test --test gpu -- --ignored`, which fails if no adapter exists.
 //! `.ci/run` does so whenever lavapipe is installed.
 
+#![cfg(feature = "gpu")]
+
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, SgdConfig};
