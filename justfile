@@ -62,17 +62,17 @@ results-cpu:
         done
     done
 
-# The MLP conjecture experiment at two weight decays.
+# The MLP conjecture experiment at two weight decays (trains 12 small MLPs), with its Markdown tables
+# for the book. `relusym mlp-conjecture --from DIR --markdown OUT` re-renders saved results alone.
 mlp:
-    mkdir -p results/cpu book/src/generated
-    {{relusym}} mlp-conjecture --out results/cpu/mlp-wd5e-4 > book/src/generated/mlp-wd5e-4.txt
-    {{relusym}} mlp-conjecture --weight-decay 1e-2 --out results/cpu/mlp-wd1e-2 > book/src/generated/mlp-wd1e-2.txt
+    {{relusym}} mlp-conjecture --out results/cpu/mlp-wd5e-4 --markdown book/src/generated/mlp-wd5e-4
+    {{relusym}} mlp-conjecture --weight-decay 1e-2 --out results/cpu/mlp-wd1e-2 --markdown book/src/generated/mlp-wd1e-2
 
 # Figures and tables for the book: the study (runs/study, results/study) and the earlier cpu preset.
 figures:
     {{relusym}} study report --out book/src/generated/study
     {{relusym}} figures --runs runs/cpu --results results/cpu --out book/src/generated
-    {{relusym}} theory > book/src/generated/theory.txt
+    {{relusym}} theory --out book/src/generated/theory
 
 # A few-second end-to-end check on generated data.
 smoke:
@@ -87,10 +87,38 @@ bench device="auto":
 test:
     cargo test
 
-# Build the book (needs mdbook 0.5: `cargo install mdbook --version ^0.5`).
-book: figures
+# Build the book (needs mdbook 0.5: `cargo install mdbook --version ^0.5`): regenerate tables and
+# figures, render the executed notebooks into it, and build it into book/book.
+book: figures notebooks-book
     mdbook build book
 
-# Execute every notebook in place (needs jupyter and evcxr_jupyter: `cargo install evcxr_jupyter && evcxr_jupyter --install`).
+# The executed notebooks as book pages (Markdown with their output images) in
+# book/src/generated/notebooks; run `just notebooks` first to refresh their outputs.
+notebooks-book:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    out=book/src/generated/notebooks
+    rm -rf "$out" && mkdir -p "$out"
+    for nb in notebooks/*.ipynb; do
+        jupyter nbconvert --to markdown --output-dir "$out" "$nb" 2>&1 | grep -v '^\[NbConvertApp\] Writing' || true
+    done
+
+# Install Jupyter and the Rust kernel (evcxr_jupyter) and register the kernel: the notebooks' set-up.
+notebooks-setup:
+    python3 -m pip install --quiet jupyter nbconvert nbclient ipykernel
+    cargo install --locked evcxr_jupyter
+    evcxr_jupyter --install
+
+# Execute every notebook in place with its outputs, timing each (notebooks/timings.jsonl).
 notebooks:
-    for nb in notebooks/*.ipynb; do jupyter nbconvert --to notebook --execute --inplace "$nb"; done
+    notebooks/execute.sh
+
+# Execute one notebook, e.g. `just notebook 01-theory`.
+notebook name:
+    notebooks/execute.sh {{name}}
+
+# Run the study's jobs that are not done, here, in dependency order: writes them to runs/jobs.sh first.
+# On a Slurm cluster instead: `relusym study jobs --format slurm > submit.sh` and `bash submit.sh` on a login node.
+study-jobs:
+    {{relusym}} study jobs --format shell > runs/jobs.sh
+    RELUSYM="{{relusym}}" bash runs/jobs.sh

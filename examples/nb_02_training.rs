@@ -1,20 +1,50 @@
 //! Generated from notebooks/02-training.ipynb by tests/notebooks.rs — edit the notebook, not this file.
 
-#[allow(unused)]
+#[allow(unused, clippy::all)]
 #[rustfmt::skip]
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    use relu_symmetries::display::{Markdown, Svg};
+    use relu_symmetries::experiments::study::{StudySpec, report::{StudyReport, markdown_tables}, figures};
+    use relu_symmetries::notebook::{repo, scratch};
+    let spec = StudySpec::decisive();
+    let study = StudyReport::build(&spec, &repo().join("runs/study"), &repo().join("results/study"))?;
+    let tables = markdown_tables(&study);
+    Markdown(tables.iter().find(|t| t.0 == "nets").map(|t| t.1.clone()).unwrap_or_default());
 
-    use relu_symmetries::{data::SyntheticSpec, device::DeviceChoice, train::*};
-    let splits = SyntheticSpec { n_train: 600, n_test: 200, ..SyntheticSpec::default() }.generate();
-    let info = relu_symmetries::data::DatasetInfo::describe(relu_symmetries::data::DatasetKind::Synthetic, None, &splits);
-    let cfg = TrainConfig { model: ModelKind::Vgg11Bn, width: 0.125, epochs: 3, batch_size: 50, warmup_epochs: 0.5, ..TrainConfig::default() };
-    let opts = TrainOptions { out: "/tmp/nb-train".into(), resume: false, progress: false, log_epochs: true, stop_after: None, keep_epochs: Vec::new() };
-    let summary = train(&cfg, &splits, info, &DeviceChoice::Cpu.resolve(), &opts).unwrap();
-    println!("test accuracy {:.3}, flip agreement {:.3}", summary.test.accuracy, summary.test.flip_agreement);
+    use relu_symmetries::train::Checkpoint;
+    use figures::TrainingCurve;
+    let runs = ["noflip-s0", "flip-s0", "inv-s0"];
+    let curves: Vec<(String, Vec<_>)> = runs
+        .iter()
+        .filter_map(|r| Some((r.to_string(), Checkpoint::open(&repo().join("runs/study").join(r)).ok()?.metrics().ok()?)))
+        .collect();
+    let out = scratch("02-training")?;
+    Svg::draw(&out.join("accuracy.svg"), |p| figures::training_figure(&curves, TrainingCurve::Accuracy, p))?;
 
-    use relu_symmetries::{nets::VggConfig, testing::*};
-    let d = burn::tensor::Device::flex();
-    let net = VggConfig::vgg11(0.25).init(&d, 1).unwrap();
-    let x = random_images(&d, 2, 3, 32, 2);
-    println!("max |f_flipped(x) - f(hflip x)| = {}", max_abs_diff(net.flipped().forward(x.clone()), net.forward(x.flip([3]))));
+    Svg::draw(&out.join("loss.svg"), |p| figures::training_figure(&curves, TrainingCurve::Loss, p))?;
+
+    Svg::draw(&out.join("flip-agreement.svg"), |p| figures::training_figure(&curves, TrainingCurve::FlipAgreement, p))?;
+
+    Svg::draw(&out.join("logit-change.svg"), |p| figures::training_figure(&curves, TrainingCurve::LogitChange, p))?;
+
+    use relu_symmetries::{device::DeviceChoice, notebook, train::{self, TrainConfig, TrainOptions}};
+    let (splits, info) = notebook::cifar10()?;
+    let cfg = TrainConfig {
+        width: 0.125,
+        epochs: 2,
+        warmup_epochs: 0.5,
+        eval_every: 1,
+        subset: Some(5000),     // training images
+        test_subset: Some(2000),
+        flip_augmentation: true,
+        invariance_loss: 0.0,   // 1.0 is the study's inv variant
+        ..spec.config(relu_symmetries::experiments::study::Variant::Flip, 0.125, 0)
+    };
+    let opts = TrainOptions { out: out.join("mine"), resume: false, progress: false, log_epochs: true, stop_after: None, keep_epochs: Vec::new() };
+    let summary = train::train(&cfg, &splits, info, &DeviceChoice::Cpu.resolve(), &opts)?;
+    let mine = vec![("mine".to_string(), Checkpoint::open(&opts.out)?.metrics()?)];
+    Svg::draw(&out.join("mine.svg"), |p| figures::training_figure(&mine, TrainingCurve::FlipAgreement, p))?;
+
+    format!("test accuracy {:.2} %, flip agreement {:.2} %", 100.0 * summary.test.accuracy, 100.0 * summary.test.flip_agreement);
+    Ok(())
 }

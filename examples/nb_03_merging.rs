@@ -1,24 +1,71 @@
 //! Generated from notebooks/03-merging.ipynb by tests/notebooks.rs — edit the notebook, not this file.
 
-#[allow(unused)]
+#[allow(unused, clippy::all)]
 #[rustfmt::skip]
-fn main() {
-
-    use relu_symmetries::{data::SyntheticSpec, device::DeviceChoice, train::*, experiments::merge::*, merge::RepairMode};
-    let splits = SyntheticSpec { n_train: 600, n_test: 200, ..SyntheticSpec::default() }.generate();
-    let info = || relu_symmetries::data::DatasetInfo::describe(relu_symmetries::data::DatasetKind::Synthetic, None, &splits);
-    let mut nets = Vec::new();
-    for seed in [0u64, 1] {
-        let cfg = TrainConfig { model: ModelKind::Vgg11Bn, width: 0.125, epochs: 3, batch_size: 50, warmup_epochs: 0.5, seed, ..TrainConfig::default() };
-        let out = format!("/tmp/nb-merge-{seed}");
-        let opts = TrainOptions { out: out.clone().into(), resume: false, progress: false, log_epochs: false, stop_after: None, keep_epochs: Vec::new() };
-        train(&cfg, &splits, info(), &DeviceChoice::Cpu.resolve(), &opts).unwrap();
-        nets.push(Checkpoint::open(std::path::Path::new(&out)).unwrap().load_model(&burn::tensor::Device::flex()).unwrap());
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    use relu_symmetries::display::{Markdown, Svg};
+    use relu_symmetries::experiments::study::{StudySpec, PairResult, report::{StudyReport, markdown_tables, strongest_repair}, figures};
+    use relu_symmetries::experiments::merge::Method;
+    use relu_symmetries::merge::RepairMode;
+    use relu_symmetries::notebook::{repo, scratch};
+    let spec = StudySpec::decisive();
+    let study = StudyReport::build(&spec, &repo().join("runs/study"), &repo().join("results/study"))?;
+    let tables = markdown_tables(&study);
+    fn table(tables: &[(String, String)], stem: &str) -> Markdown {
+        Markdown(tables.iter().find(|t| t.0 == stem).map(|t| t.1.clone()).unwrap_or_else(|| format!("no table {stem}")))
     }
+    table(&tables, "headline-activation");
 
-    let cfg = MergeConfig { repair: RepairMode::BnReset, alphas: vec![0.0, 0.5, 1.0], stats_images: 400, batch_size: 200, ..MergeConfig::default() };
-    let d = burn::tensor::Device::flex();
-    let gcnn = merge_experiment(&nets[0], Partner::Flip, &cfg, &splits, &d, false).unwrap();
-    let ordinary = merge_experiment(&nets[0], Partner::Twin(&nets[1]), &cfg, &splits, &d, false).unwrap();
-    println!("GCNN barrier {:?}\nordinary barrier {:?}", gcnn.barriers, ordinary.barriers);
+    let out = scratch("03-merging")?;
+    Svg::draw(&out.join("headline.svg"), |p| figures::headline_figure(&study, Method::Activation, p))?;
+
+    let pairs = repo().join("results/study/pairs");
+    let gcnn = PairResult::read(&pairs.join("gcnn-flip-s0-activation.json"))?;
+    let ordinary = PairResult::read(&pairs.join("twin-flip-s0--flip-s1-activation.json"))?;
+    fn shown(r: &PairResult) -> Vec<relu_symmetries::experiments::merge::MergeOutcome> {
+        [RepairMode::None, strongest_repair()].iter().filter_map(|&m| r.outcome(m).cloned()).collect()
+    }
+    let (g, o) = (shown(&gcnn), shown(&ordinary));
+    Svg::draw(&out.join("curves.svg"), |p| figures::curves_figure("flip-s0", Method::Activation, &g.iter().collect::<Vec<_>>(), &o.iter().collect::<Vec<_>>(), figures::CurveMetric::Accuracy, p))?;
+
+    use relu_symmetries::{device::DeviceChoice, notebook, train::Checkpoint};
+    use relu_symmetries::experiments::merge::{MergeConfig, Partner, merge_experiments};
+    let a = "flip-s0";
+    let partner: Option<&str> = None;
+    let cfg = MergeConfig {
+        method: Method::Activation,
+        alphas: vec![0.0, 0.25, 0.5, 0.75, 1.0],
+        stats_images: 2000,
+        eval_images: Some(2000),
+        ..spec.merge.clone()
+    };
+    let repairs = [RepairMode::None, RepairMode::BnReset, RepairMode::Repair];
+    let (splits, _) = notebook::cifar10()?;
+    let device = DeviceChoice::Cpu.resolve().device;
+    let runs = repo().join("runs/study");
+    let net = Checkpoint::open(&runs.join(a))?.load_model(&device)?;
+    let twin = match partner {
+        Some(b) => Some(Checkpoint::open(&runs.join(b))?.load_model(&device)?),
+        None => None,
+    };
+    let started = std::time::Instant::now();
+    let mine = merge_experiments(&net, twin.as_ref().map_or(Partner::Flip, Partner::Twin), &cfg, &repairs, &splits, &device, false)?;
+    format!("{} merges in {:.0} s", mine.len(), started.elapsed().as_secs_f64());
+
+    use relu_symmetries::experiments::study::report::repair_name;
+    for oc in &mine {
+        let b = &oc.barriers;
+        println!(
+            "{:>9}: midpoint accuracy barrier {:.2} points, midpoint loss barrier {:.3} nats",
+            repair_name(oc.config.repair),
+            100.0 * b.midpoint_accuracy.unwrap_or(f64::NAN),
+            b.midpoint_loss.unwrap_or(f64::NAN)
+        );
+    }
+    mine[0].curve_table();
+
+    let refs: Vec<_> = mine.iter().collect();
+    let (gcnn_side, twin_side): (Vec<_>, Vec<_>) = if partner.is_none() { (refs, Vec::new()) } else { (Vec::new(), refs) };
+    Svg::draw(&out.join("mine.svg"), |p| figures::curves_figure(a, cfg.method, &gcnn_side, &twin_side, figures::CurveMetric::Accuracy, p))?;
+    Ok(())
 }

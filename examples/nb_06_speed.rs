@@ -1,10 +1,24 @@
 //! Generated from notebooks/06-speed.ipynb by tests/notebooks.rs — edit the notebook, not this file.
 
-#[allow(unused)]
+#[allow(unused, clippy::all)]
 #[rustfmt::skip]
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    use relu_symmetries::display::Markdown;
+    use relu_symmetries::notebook::repo;
+    Markdown(std::fs::read_to_string(repo().join("book/src/generated/bench.md"))?);
 
-    let dev = relu_symmetries::device::DeviceChoice::Cpu.resolve();
-    let row = relu_symmetries::bench::bench_width(&dev, 0.25, false, 100, 1, 2).unwrap();
-    println!("{row:?}");
+    use relu_symmetries::{bench, device::DeviceChoice};
+    use relu_symmetries::tables::{Table, Values};
+    let device = DeviceChoice::Cpu.resolve();
+    let (widths, batch_norm, batch, warmup, steps) = ([0.125, 0.25], true, 128, 1, 3);
+    let mut rows = Vec::new();
+    for w in widths {
+        rows.push(bench::bench_width(&device, w, batch_norm, batch, warmup, steps)?);
+    }
+    Table::new()
+        .col("width", "", Values::F64(rows.iter().map(|r| r.width).collect()))
+        .col("parameters", "", Values::I64(rows.iter().map(|r| r.params as i64).collect()))
+        .col("training", "images/s", Values::F64(rows.iter().map(|r| r.train_images_per_s).collect()))
+        .col("inference", "images/s", Values::F64(rows.iter().map(|r| r.infer_images_per_s).collect()));
+    Ok(())
 }

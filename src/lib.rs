@@ -21,10 +21,16 @@
 //! * [`metrics`]: barriers, layerwise equivariance errors, variance ratios.
 //! * [`train`]: the training loop (REPAIR's recipe), invariance loss, checkpoints, evaluation.
 //! * [`mod@bench`]: training and inference throughput.
-//! * [`tables`], [`plots`]: result tables (polars) and figures (plotters).
+//! * [`display`]: rich output in notebooks (HTML, Markdown, SVG through evcxr).
+//! * [`tables`], [`plots`]: result tables (polars; also as Markdown and HTML) and figures (plotters).
 //! * [`experiments`]: the paper's experiments and the decisive study, their typed results and
 //!   the book's generated tables and figures.
+//! * [`notebook`]: paths and data for the Jupyter notebooks (the repository, CIFAR-10, scratch).
 //! * [`testing`]: small helpers shared by the unit and integration tests.
+
+/// The array crate of the theory module's matrices (re-exported, so that notebooks and users
+/// write `relu_symmetries::ndarray::array![…]` without a second dependency).
+pub use ndarray;
 
 pub mod activations;
 pub mod align;
@@ -32,11 +38,13 @@ pub mod batches;
 pub mod bench;
 pub mod data;
 pub mod device;
+pub mod display;
 pub mod experiments;
 pub mod group;
 pub mod merge;
 pub mod metrics;
 pub mod nets;
+pub mod notebook;
 pub mod plots;
 pub mod provenance;
 pub mod stats;

@@ -69,14 +69,86 @@ impl Table {
         self.columns.first().map_or(0, |c| c.1.len())
     }
 
+    /// The header of column `i`: its name, with its unit in parentheses when it has one.
+    fn header(&self, i: usize) -> String {
+        let (name, _, unit) = &self.columns[i];
+        if unit.is_empty() { name.clone() } else { format!("{name} ({unit})") }
+    }
+
+    /// Cell (`row`, `col`) as text: floats with at most four decimals (trailing zeros dropped),
+    /// a missing value (NaN) as "–".
+    fn cell(&self, row: usize, col: usize) -> String {
+        match &self.columns[col].1 {
+            Values::F64(v) if v[row].is_nan() => "–".to_string(),
+            Values::F64(v) => {
+                let s = format!("{:.4}", v[row]);
+                let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+                if s == "-0" { "0".to_string() } else { s }
+            }
+            Values::I64(v) => v[row].to_string(),
+            Values::Str(v) => v[row].clone(),
+            Values::Bool(v) => if v[row] { "yes" } else { "no" }.to_string(),
+        }
+    }
+
+    /// Check that every column has [`Table::rows`] values.
+    fn check(&self) -> Result<(), TableError> {
+        let rows = self.rows();
+        match self.columns.iter().find(|c| c.1.len() != rows) {
+            Some((name, v, _)) => Err(TableError::Ragged { name: name.clone(), len: v.len(), expected: rows }),
+            None => Ok(()),
+        }
+    }
+
+    /// As a Markdown pipe table (headers carry units; `|` in cells is escaped).
+    pub fn to_markdown(&self) -> Result<String, TableError> {
+        self.check()?;
+        let esc = |s: String| s.replace('|', "\\|");
+        let n = self.columns.len();
+        let mut out = String::new();
+        out.push_str(&format!("| {} |\n", (0..n).map(|i| esc(self.header(i))).collect::<Vec<_>>().join(" | ")));
+        out.push_str(&format!("|{}\n", "---|".repeat(n)));
+        for r in 0..self.rows() {
+            out.push_str(&format!("| {} |\n", (0..n).map(|c| esc(self.cell(r, c))).collect::<Vec<_>>().join(" | ")));
+        }
+        Ok(out)
+    }
+
+    /// As an HTML table (headers carry units; text is escaped).
+    pub fn to_html(&self) -> Result<String, TableError> {
+        use crate::display::escape_html;
+        self.check()?;
+        let n = self.columns.len();
+        let mut out = String::from("<table>\n<thead><tr>");
+        for i in 0..n {
+            out.push_str(&format!("<th>{}</th>", escape_html(&self.header(i))));
+        }
+        out.push_str("</tr></thead>\n<tbody>\n");
+        for r in 0..self.rows() {
+            out.push_str("<tr>");
+            for c in 0..n {
+                out.push_str(&format!("<td>{}</td>", escape_html(&self.cell(r, c))));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody>\n</table>");
+        Ok(out)
+    }
+
+    /// evcxr's rich-output hook: the table as HTML in a notebook (or the error, as text).
+    pub fn evcxr_display(&self) {
+        match self.to_html() {
+            Ok(html) => crate::display::Html(html).evcxr_display(),
+            Err(e) => println!("{e}"),
+        }
+    }
+
     /// As a polars DataFrame.
     pub fn to_frame(&self) -> Result<DataFrame, TableError> {
+        self.check()?;
         let rows = self.rows();
         let mut cols = Vec::new();
         for (name, v, _) in &self.columns {
-            if v.len() != rows {
-                return Err(TableError::Ragged { name: name.clone(), len: v.len(), expected: rows });
-            }
             let s = match v {
                 Values::F64(x) => Series::new(name.as_str().into(), x),
                 Values::I64(x) => Series::new(name.as_str().into(), x),
@@ -144,5 +216,42 @@ mod tests {
         let ragged = Table::new().col("a", "", Values::I64(vec![1])).col("b", "", Values::I64(vec![]));
         assert!(matches!(ragged.to_frame(), Err(TableError::Ragged { .. })));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn sample() -> Table {
+        Table::new().col("alpha", "", Values::F64(vec![0.0, 0.5, f64::NAN])).col("accuracy", "%", Values::F64(vec![91.25, 50.0, 80.125])).col(
+            "note",
+            "",
+            Values::Str(vec!["a|b".into(), "<x>".into(), "c".into()]),
+        )
+    }
+
+    #[test]
+    fn markdown_tables_have_one_line_per_row_and_units_in_headers() {
+        let md = sample().to_markdown().unwrap();
+        let lines: Vec<&str> = md.lines().collect();
+        assert_eq!(lines.len(), 2 + 3);
+        assert_eq!(lines[0], "| alpha | accuracy (%) | note |");
+        assert_eq!(lines[2], "| 0 | 91.25 | a\\|b |");
+        assert!(lines[4].starts_with("| – | 80.125 |"), "{}", lines[4]);
+        // every row has as many unescaped separators as the header
+        let seps = |l: &str| l.replace("\\|", "").matches('|').count();
+        assert!(lines.iter().all(|l| seps(l) == seps(lines[0])));
+    }
+
+    #[test]
+    fn html_tables_escape_their_text_and_have_every_cell() {
+        let html = sample().to_html().unwrap();
+        assert_eq!(html.matches("<tr>").count(), 1 + 3);
+        assert_eq!(html.matches("<td>").count(), 3 * 3);
+        assert!(html.contains("<td>&lt;x&gt;</td>") && !html.contains("<x>"));
+        assert!(html.contains("<th>accuracy (%)</th>"));
+    }
+
+    #[test]
+    fn ragged_tables_are_refused_by_every_renderer() {
+        let ragged = Table::new().col("a", "", Values::I64(vec![1, 2])).col("b", "", Values::I64(vec![1]));
+        assert!(matches!(ragged.to_markdown(), Err(TableError::Ragged { .. })));
+        assert!(matches!(ragged.to_html(), Err(TableError::Ragged { .. })));
     }
 }

@@ -143,3 +143,67 @@ fn theory_report_confirms_every_prediction() {
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("All results as the theory predicts: yes"), "{text}");
 }
+
+#[test]
+fn theory_out_writes_each_section_as_printed() {
+    let dir = common::temp_dir("cli-theory-out");
+    let out = Command::new(env!("CARGO_BIN_EXE_relusym")).args(["theory", "--out"]).arg(&dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let sections = relu_symmetries::theory::theory_report(0).sections();
+    assert_eq!(printed.trim_end(), sections.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n\n"));
+    for s in &sections {
+        let file = std::fs::read_to_string(dir.join(format!("{}.txt", s.stem))).unwrap();
+        assert_eq!(file, format!("{s}\n"));
+    }
+}
+
+#[test]
+fn mlp_conjecture_from_saved_results_renders_the_same_numbers_as_markdown() {
+    let dir = common::temp_dir("cli-mlp-markdown");
+    let saved = concat!(env!("CARGO_MANIFEST_DIR"), "/results/cpu/mlp-wd5e-4");
+    let out = Command::new(env!("CARGO_BIN_EXE_relusym")).args(["mlp-conjecture", "--from", saved, "--markdown"]).arg(&dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: relu_symmetries::experiments::mlp_conjecture::MlpConjectureReport =
+        serde_json::from_value(relusym(&["mlp-conjecture", "--from", saved, "--json"])).unwrap();
+    let function = std::fs::read_to_string(dir.join("function.md")).unwrap();
+    for r in &report.rows {
+        assert!(function.contains(&format!("| {} | {} | {:.4} | {:.4} |", r.variant, r.seed, r.test_mse, r.invariance_error)), "{function}");
+    }
+    for stem in ["function", "aligned", "unaligned"] {
+        let table = std::fs::read_to_string(dir.join(format!("{stem}.md"))).unwrap();
+        assert_eq!(table.lines().count(), 2 + report.rows.len());
+        assert!(table.lines().all(|l| l.matches('|').count() <= 9), "at most 8 columns:\n{table}");
+    }
+    let train_flags = Command::new(env!("CARGO_BIN_EXE_relusym")).args(["mlp-conjecture", "--from", saved, "--steps", "5"]).output().unwrap();
+    assert!(!train_flags.status.success(), "--from with training settings must be refused");
+}
+
+#[test]
+fn study_jobs_lists_every_job_of_the_committed_study_and_measure_takes_exact_job_names() {
+    use relu_symmetries::experiments::study::StudySpec;
+    use relu_symmetries::experiments::study::jobs::{Job, JobKind};
+    let root = env!("CARGO_MANIFEST_DIR");
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_relusym")).args(args).current_dir(root).output().unwrap();
+    let out = run(&["study", "jobs", "--all", "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let jobs: Vec<Job> = serde_json::from_slice(&out.stdout).expect("study jobs --format json prints the typed list");
+    let spec = StudySpec::decisive();
+    assert_eq!(jobs.len(), spec.nets().len() + spec.merge_jobs().len());
+    // A committed measurement is done, with its measured cost, and left out of the default script.
+    let committed = jobs.iter().find(|j| j.id == "measure-gcnn-flip-s0-activation").unwrap();
+    assert!(committed.done && committed.cost.as_ref().is_some_and(|c| !c.is_estimate()));
+    assert_eq!(committed.depends_on, ["train-flip-s0"]);
+    let shell = String::from_utf8(run(&["study", "jobs"]).stdout).unwrap();
+    assert!(shell.starts_with("#!/usr/bin/env bash") && !shell.contains("# measure-gcnn-flip-s0-activation:"));
+    for j in jobs.iter().filter(|j| !j.done) {
+        assert!(shell.contains(&format!("# {}:", j.id)), "{} is not done and missing from the script", j.id);
+    }
+    let slurm = String::from_utf8(run(&["study", "jobs", "--all", "--format", "slurm"]).stdout).unwrap();
+    assert_eq!(slurm.matches("$(submit ").count(), jobs.len());
+    assert_eq!(slurm.matches("--dependency=afterok:").count(), jobs.iter().filter(|j| j.kind == JobKind::Measure).count());
+    // `--job` is exact: a prefix of a job's name (which `--only` would match) is refused.
+    let out = run(&["study", "measure", "--job", "gcnn-flip-s0-weight-war", "--device", "cpu"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no measurement job gcnn-flip-s0-weight-war"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -1,9 +1,27 @@
 //! The notebooks' Rust cells must compile against the library: each notebook has a mirror in
-//! `examples/nb_*.rs` (its code cells, `:dep` lines dropped, inside `fn main`), which `cargo test`
+//! `examples/nb_*.rs` (its code cells, evcxr's `:` commands dropped, inside `fn main`), which `cargo test`
 //! builds. This test fails when a notebook and its mirror drift apart; run
 //! `UPDATE_NOTEBOOK_EXAMPLES=1 cargo test --test notebooks` to regenerate the mirrors.
 
 use std::path::Path;
+
+/// The body of one code cell in the mirror: evcxr commands (`:dep`, `:cache`, …) dropped, and
+/// the cell's final expression (what evcxr displays) turned into a statement.
+fn mirror_cell(src: &str) -> String {
+    let lines: Vec<&str> = src.lines().filter(|l| !l.trim_start().starts_with(':')).collect();
+    let last = lines.iter().rposition(|l| !l.trim().is_empty() && !l.trim_start().starts_with("//"));
+    let mut body = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        body.push_str("    ");
+        body.push_str(line);
+        let t = line.trim_end();
+        if Some(i) == last && !(t.ends_with(';') || t.ends_with('}') || t.ends_with('{')) {
+            body.push(';');
+        }
+        body.push('\n');
+    }
+    body
+}
 
 fn mirror_of(notebook: &Path) -> String {
     let text = std::fs::read_to_string(notebook).unwrap();
@@ -18,15 +36,14 @@ fn mirror_of(notebook: &Path) -> String {
             serde_json::Value::String(s) => s.clone(),
             _ => String::new(),
         };
-        for line in src.lines().filter(|l| !l.trim_start().starts_with(":dep")) {
-            body.push_str("    ");
-            body.push_str(line);
+        let cell = mirror_cell(&src);
+        if !cell.trim().is_empty() {
+            body.push_str(&cell);
             body.push('\n');
         }
-        body.push('\n');
     }
     format!(
-        "//! Generated from notebooks/{} by tests/notebooks.rs — edit the notebook, not this file.\n\n#[allow(unused)]\n#[rustfmt::skip]\nfn main() {{\n{}}}\n",
+        "//! Generated from notebooks/{} by tests/notebooks.rs — edit the notebook, not this file.\n\n#[allow(unused, clippy::all)]\n#[rustfmt::skip]\nfn main() -> Result<(), Box<dyn std::error::Error>> {{\n{}    Ok(())\n}}\n",
         notebook.file_name().unwrap().to_string_lossy(),
         body.trim_end_matches('\n').to_string() + "\n"
     )

@@ -146,11 +146,27 @@ enum StudyCommand {
         /// Only jobs whose result file name contains one of these strings.
         #[arg(long = "only")]
         only: Vec<String>,
+        /// Only the jobs whose result file name without `.json` is exactly one of these (as
+        /// `relusym study jobs` names them); their nets must be trained.
+        #[arg(long = "job", value_name = "FILE_STEM", conflicts_with = "only")]
+        jobs: Vec<String>,
         /// Run at most this many jobs.
         #[arg(long)]
         limit: Option<usize>,
         #[command(flatten)]
         device: DeviceArg,
+    },
+    /// Every training run and measurement job as a job list: a shell script, a Slurm submission
+    /// script (`--format slurm > submit.sh`), or JSON; each job with its dependencies and cost.
+    Jobs {
+        #[command(flatten)]
+        dirs: StudyDirs,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "shell")]
+        format: relu_symmetries::experiments::study::jobs::JobFormat,
+        /// Include the jobs that are done (default: only those not done).
+        #[arg(long)]
+        all: bool,
     },
     /// Build the study's tables and figures from what is trained and measured.
     Report {
@@ -201,6 +217,13 @@ struct MlpArgs {
     /// Output directory for the table.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Instead of training, read the report back from the table that `--out DIR` wrote earlier.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["seeds", "steps", "weight_decay", "out"])]
+    from: Option<PathBuf>,
+    /// Also write the report as Markdown tables `DIR/function.md`, `DIR/aligned.md` and
+    /// `DIR/unaligned.md` (for the book).
+    #[arg(long, value_name = "DIR")]
+    markdown: Option<PathBuf>,
     #[command(flatten)]
     json: JsonArg,
 }
@@ -267,6 +290,9 @@ struct TheoryArgs {
     /// Seed of the random constructions.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Also write each section of the report (`lemma`, `counterexamples`, …) as `DIR/<stem>.txt`.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
     #[command(flatten)]
     json: JsonArg,
 }
@@ -656,13 +682,19 @@ fn cmd_study(c: StudyCommand) -> Result<()> {
             }
             Ok(())
         }
-        StudyCommand::Measure { dirs, data, only, limit, device } => {
+        StudyCommand::Measure { dirs, data, only, jobs, limit, device } => {
+            let mut job_nets = Vec::new();
+            for stem in &jobs {
+                let job = spec.merge_job(stem).with_context(|| format!("no measurement job {stem} in the study (see `relusym study jobs --all`)"))?;
+                job_nets.extend(job.nets().into_iter().map(str::to_string));
+            }
             let (splits, info) = open_data(&data, true)?;
             let device = device.device.resolve();
-            // Flip invariance on training images of every trained net (cheap; one file per net).
+            // Flip invariance on training images of every trained net (cheap; one file per net);
+            // with --job, of the job's nets only.
             for net in spec.nets() {
                 let path = dirs.results.join("nets").join(format!("{}.json", net.name));
-                if path.exists() || !is_trained(&dirs.runs.join(&net.name), &net) {
+                if path.exists() || !is_trained(&dirs.runs.join(&net.name), &net) || (!jobs.is_empty() && !job_nets.contains(&net.name)) {
                     continue;
                 }
                 let inv = study::train_set_invariance(&net, &dirs.runs, &splits, &device)?;
@@ -677,6 +709,9 @@ fn cmd_study(c: StudyCommand) -> Result<()> {
             for job in spec.merge_jobs() {
                 let path = dirs.results.join("pairs").join(job.file_name());
                 if path.exists() || (!only.is_empty() && !only.iter().any(|o| job.file_name().contains(o.as_str()))) {
+                    continue;
+                }
+                if !jobs.is_empty() && !jobs.contains(&job.file_stem()) {
                     continue;
                 }
                 if limit.is_some_and(|l| ran >= l) {
@@ -695,12 +730,19 @@ fn cmd_study(c: StudyCommand) -> Result<()> {
                             r.outcomes.iter().map(|o| o.seconds.total).fold(0.0, f64::max)
                         );
                     }
-                    Err(study::StudyError::Missing { path }) => eprintln!("{}: skipped, {} not trained yet", job.file_name(), path.display()),
+                    Err(study::StudyError::Missing { path }) if jobs.is_empty() => {
+                        eprintln!("{}: skipped, {} not trained yet", job.file_name(), path.display())
+                    }
                     Err(e) => return Err(e).with_context(|| format!("measuring {}", job.file_name())),
                 }
             }
             eprintln!("{ran} jobs measured");
             Ok(())
+        }
+        StudyCommand::Jobs { dirs, format, all } => {
+            use relu_symmetries::experiments::study::jobs::{SlurmOptions, load_jobs, render, select};
+            let jobs = load_jobs(&spec, &dirs.runs, &dirs.results)?;
+            say(render(format, &select(&jobs, all), &SlurmOptions::default()).trim_end())
         }
         StudyCommand::Report { dirs, out, json } => {
             let report = StudyReport::build(&spec, &dirs.runs, &dirs.results)?;
@@ -711,17 +753,35 @@ fn cmd_study(c: StudyCommand) -> Result<()> {
 }
 
 fn cmd_theory(a: TheoryArgs) -> Result<()> {
-    emit(&relu_symmetries::theory::try_theory_report(a.seed)?, a.json)
+    let report = relu_symmetries::theory::try_theory_report(a.seed)?;
+    if let Some(dir) = &a.out {
+        let sections = report.sections();
+        for section in &sections {
+            let path = dir.join(format!("{}.txt", section.stem));
+            relu_symmetries::provenance::write_atomic(&path, format!("{section}\n").as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        }
+        eprintln!("wrote {} sections to {}", sections.len(), dir.display());
+    }
+    emit(&report, a.json)
 }
 
 fn cmd_mlp(a: MlpArgs) -> Result<()> {
-    use relu_symmetries::experiments::mlp_conjecture::{MlpConjectureConfig, MlpConjectureReport, mlp_conjecture};
-    let config = MlpConjectureConfig { seeds: a.seeds.clone(), steps: a.steps, weight_decay: a.weight_decay, ..MlpConjectureConfig::default() };
-    let t = std::time::Instant::now();
-    let rows = mlp_conjecture(&config)?;
-    let report = MlpConjectureReport { config, rows, seconds: t.elapsed().as_secs_f64() };
+    use relu_symmetries::experiments::mlp_conjecture::{MlpConjectureConfig, MlpConjectureReport, TABLE_NAME, mlp_conjecture};
+    let report = match &a.from {
+        Some(dir) => MlpConjectureReport::read(dir)?,
+        None => {
+            let config = MlpConjectureConfig { seeds: a.seeds.clone(), steps: a.steps, weight_decay: a.weight_decay, ..MlpConjectureConfig::default() };
+            let t = std::time::Instant::now();
+            let rows = mlp_conjecture(&config)?;
+            MlpConjectureReport { config, rows, seconds: Some(t.elapsed().as_secs_f64()) }
+        }
+    };
     if let Some(out) = &a.out {
-        report.table().write(out, "mlp_conjecture", &json!({ "config": report.config, "git_revision": git_revision(), "device": "flex (CPU)" }))?;
+        report.table().write(out, TABLE_NAME, &json!({ "config": report.config, "git_revision": git_revision(), "device": "flex (CPU)" }))?;
+    }
+    if let Some(dir) = &a.markdown {
+        let files = report.write_markdown(dir).with_context(|| format!("writing Markdown tables into {}", dir.display()))?;
+        eprintln!("wrote {} tables to {}", files.len(), dir.display());
     }
     emit(&report, a.json)
 }

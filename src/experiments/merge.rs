@@ -247,6 +247,17 @@ pub struct MergeOutcome {
     pub seconds: Timings,
 }
 
+impl MergeOutcome {
+    /// The curve as a table: α, test accuracy (%) and test cross-entropy of the merged net.
+    pub fn curve_table(&self) -> crate::tables::Table {
+        use crate::tables::{Table, Values};
+        Table::new()
+            .col("alpha", "", Values::F64(self.curve.iter().map(|p| p.alpha).collect()))
+            .col("test accuracy", "%", Values::F64(self.curve.iter().map(|p| 100.0 * p.accuracy).collect()))
+            .col("test loss", "nats", Values::F64(self.curve.iter().map(|p| p.loss).collect()))
+    }
+}
+
 /// Wall-clock breakdown.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Timings {

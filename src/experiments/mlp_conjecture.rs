@@ -14,6 +14,8 @@
 //!   with plain-permutation hidden representations), and whether every `P_j` is an involution;
 //! * the same for the untrained initialisation, as the baseline of "no structure".
 
+use std::path::{Path, PathBuf};
+
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -80,9 +82,39 @@ pub struct MlpConjectureReport {
     pub config: MlpConjectureConfig,
     /// One row per seed and variant.
     pub rows: Vec<MlpRow>,
-    /// Seconds spent.
-    pub seconds: f64,
+    /// Seconds spent; `None` for a report read back with [`MlpConjectureReport::read`] (the table
+    /// does not store it).
+    pub seconds: Option<f64>,
 }
+
+/// One Markdown table of a [`MlpConjectureReport`] (see [`MlpConjectureReport::markdown_tables`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarkdownTable {
+    /// File stem: `function`, `aligned` or `unaligned`.
+    pub stem: &'static str,
+    /// The table: a header row, the separator and one row per student, each ending in a newline.
+    pub text: String,
+}
+
+/// Errors reading a report back from the table that `relusym mlp-conjecture --out` wrote.
+#[derive(Debug, thiserror::Error)]
+pub enum MlpTableError {
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// The Parquet file could not be decoded, or a column has the wrong type.
+    #[error("{path}: {source}")]
+    Polars { path: PathBuf, source: polars::error::PolarsError },
+    /// The sidecar does not hold the experiment's settings.
+    #[error("{path}: no experiment settings at provenance.config: {source}")]
+    Config { path: PathBuf, source: serde_json::Error },
+    /// A column is missing or has an empty cell.
+    #[error("{path}: column {column} is missing or has an empty cell")]
+    Column { path: PathBuf, column: String },
+}
+
+/// Name of the table files (`<name>.parquet`, `.csv`, `.meta.json`) in an output directory.
+pub const TABLE_NAME: &str = "mlp_conjecture";
 
 impl MlpConjectureReport {
     /// The rows as a table (`mlp_conjecture.csv` / `.parquet`): one column per layer error.
@@ -102,6 +134,101 @@ impl MlpConjectureReport {
             t = t.col(&format!("layer{l}_unaligned"), "relative Frobenius", Values::F64(rows.iter().map(|r| at(&r.unaligned_errors)).collect()));
         }
         t
+    }
+}
+
+impl MlpConjectureReport {
+    /// Read a report back from `dir/mlp_conjecture.parquet` and the settings in
+    /// `dir/mlp_conjecture.meta.json` (as written by `relusym mlp-conjecture --out dir`). The
+    /// numbers are the saved `f64`s, bit for bit; `seconds` is `None`.
+    pub fn read(dir: &Path) -> Result<Self, MlpTableError> {
+        use polars::prelude::{ParquetReader, SerReader};
+        let pq = dir.join(format!("{TABLE_NAME}.parquet"));
+        let meta = dir.join(format!("{TABLE_NAME}.meta.json"));
+        let text = std::fs::read_to_string(&meta).map_err(|source| MlpTableError::Io { path: meta.clone(), source })?;
+        let config = serde_json::from_str::<serde_json::Value>(&text)
+            .and_then(|v| serde_json::from_value::<MlpConjectureConfig>(v["provenance"]["config"].clone()))
+            .map_err(|source| MlpTableError::Config { path: meta.clone(), source })?;
+        let file = std::fs::File::open(&pq).map_err(|source| MlpTableError::Io { path: pq.clone(), source })?;
+        let df = ParquetReader::new(file).finish().map_err(|source| MlpTableError::Polars { path: pq.clone(), source })?;
+        let polars_err = |source| MlpTableError::Polars { path: pq.clone(), source };
+        let missing = |column: &str| MlpTableError::Column { path: pq.clone(), column: column.to_string() };
+        let column = |name: &str| df.column(name).map_err(|_| missing(name));
+        let f64s = |name: &str| -> Result<Vec<f64>, MlpTableError> {
+            column(name)?.f64().map_err(polars_err)?.iter().map(|v| v.ok_or_else(|| missing(name))).collect()
+        };
+        let variants: Vec<String> =
+            column("variant")?.str().map_err(polars_err)?.iter().map(|v| v.map(str::to_string).ok_or_else(|| missing("variant"))).collect::<Result<_, _>>()?;
+        let seeds: Vec<u64> = column("seed")?
+            .i64()
+            .map_err(polars_err)?
+            .iter()
+            .map(|v| v.and_then(|s| u64::try_from(s).ok()).ok_or_else(|| missing("seed")))
+            .collect::<Result<_, _>>()?;
+        let involutions: Vec<bool> =
+            column("involutions")?.bool().map_err(polars_err)?.iter().map(|v| v.ok_or_else(|| missing("involutions"))).collect::<Result<_, _>>()?;
+        let (test_mse, invariance) = (f64s("test_mse")?, f64s("invariance_error")?);
+        let layers = (0..).take_while(|l| df.column(&format!("layer{l}_error")).is_ok()).count();
+        let aligned = (0..layers).map(|l| f64s(&format!("layer{l}_error"))).collect::<Result<Vec<_>, _>>()?;
+        let unaligned = (0..layers).map(|l| f64s(&format!("layer{l}_unaligned"))).collect::<Result<Vec<_>, _>>()?;
+        let rows = (0..df.height())
+            .map(|i| MlpRow {
+                variant: variants[i].clone(),
+                seed: seeds[i],
+                test_mse: test_mse[i],
+                invariance_error: invariance[i],
+                layer_errors: aligned.iter().map(|c| c[i]).collect(),
+                unaligned_errors: unaligned.iter().map(|c| c[i]).collect(),
+                involutions: involutions[i],
+            })
+            .collect();
+        Ok(Self { config, rows, seconds: None })
+    }
+
+    /// The rows as Markdown tables of at most 2 + (number of layers) + 1 columns, with the same
+    /// rounding as the text output: `function` (test MSE and invariance error), `aligned` (per
+    /// layer j the relative error of `[W_j | b_j]` after aligning f∘ρ to f, and whether every
+    /// `P_j` is an involution) and `unaligned` (the same error with every `P_j = I`).
+    pub fn markdown_tables(&self) -> Vec<MarkdownTable> {
+        use std::fmt::Write as _;
+        let layers = self.rows.first().map_or(0, |r| r.layer_errors.len());
+        let layer_heads: Vec<String> = (1..=layers).map(|j| format!("layer {j}")).collect();
+        let table = |stem: &'static str, heads: Vec<String>, cells: &dyn Fn(&MlpRow) -> Vec<String>| {
+            // Numbers right-aligned; the yes/no column (no digits in its cells) left-aligned.
+            let numeric: Vec<bool> = (0..heads.len()).map(|c| self.rows.iter().all(|r| cells(r)[c].starts_with(|ch: char| ch.is_ascii_digit()))).collect();
+            let rule: String = numeric.iter().map(|&n| if n { "---:|" } else { "---|" }).collect();
+            let mut text = format!("| variant | seed | {} |\n|---|---|{rule}\n", heads.join(" | "));
+            for r in &self.rows {
+                let _ = writeln!(text, "| {} | {} | {} |", r.variant, r.seed, cells(r).join(" | "));
+            }
+            MarkdownTable { stem, text }
+        };
+        let errors = |v: &[f64]| (0..layers).map(|l| v.get(l).map_or("–".to_string(), |x| format!("{x:.3}"))).collect::<Vec<_>>();
+        let mut aligned_heads = layer_heads.clone();
+        aligned_heads.push("every Pⱼ an involution".into());
+        vec![
+            table("function", vec!["test MSE".into(), "invariance error".into()], &|r| {
+                vec![format!("{:.4}", r.test_mse), format!("{:.4}", r.invariance_error)]
+            }),
+            table("aligned", aligned_heads, &|r| {
+                let mut c = errors(&r.layer_errors);
+                c.push(if r.involutions { "yes" } else { "no" }.into());
+                c
+            }),
+            table("unaligned", layer_heads, &|r| errors(&r.unaligned_errors)),
+        ]
+    }
+
+    /// Write [`markdown_tables`](Self::markdown_tables) as `dir/<stem>.md`, atomically; returns
+    /// the files written.
+    pub fn write_markdown(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        self.markdown_tables()
+            .into_iter()
+            .map(|t| {
+                let path = dir.join(format!("{}.md", t.stem));
+                crate::provenance::write_atomic(&path, t.text.as_bytes()).map(|()| path)
+            })
+            .collect()
     }
 }
 
@@ -248,4 +375,58 @@ pub fn mlp_conjecture(cfg: &MlpConjectureConfig) -> Result<Vec<MlpRow>, MergeErr
         }
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> MlpConjectureReport {
+        let row = |variant: &str, seed: u64, x: f64| MlpRow {
+            variant: variant.into(),
+            seed,
+            test_mse: x / 3.0,
+            invariance_error: x.sqrt(),
+            layer_errors: vec![x, x / 7.0, 0.0],
+            unaligned_errors: vec![1.0 + x, 0.0, 0.0],
+            involutions: seed != 1,
+        };
+        let rows = vec![row("init", 0, 1.234_567_890_123), row("no-aug", 1, 0.1), row("aug", 2, 1e-17)];
+        MlpConjectureReport { config: MlpConjectureConfig::default(), rows, seconds: Some(1.0) }
+    }
+
+    #[test]
+    fn a_written_table_reads_back_bit_for_bit() {
+        let dir = std::env::temp_dir().join(format!("relusym-mlp-table-{}", std::process::id()));
+        let r = report();
+        r.table().write(&dir, TABLE_NAME, &serde_json::json!({ "config": r.config })).unwrap();
+        let back = MlpConjectureReport::read(&dir).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(serde_json::to_string(&back.rows).unwrap(), serde_json::to_string(&r.rows).unwrap());
+        assert_eq!(back.config.seeds, r.config.seeds);
+        assert_eq!(back.seconds, None);
+        assert_eq!(back.to_string(), r.to_string());
+    }
+
+    #[test]
+    fn reading_a_directory_without_a_table_names_the_missing_file() {
+        let err = MlpConjectureReport::read(Path::new("/nonexistent/mlp")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/mlp/mlp_conjecture.meta.json"), "{err}");
+    }
+
+    #[test]
+    fn markdown_tables_have_one_row_per_student_and_at_most_eight_columns() {
+        let tables = report().markdown_tables();
+        assert_eq!(tables.iter().map(|t| t.stem).collect::<Vec<_>>(), ["function", "aligned", "unaligned"]);
+        for t in &tables {
+            let lines: Vec<&str> = t.text.lines().collect();
+            assert_eq!(lines.len(), 2 + 3, "{}", t.text);
+            let columns = lines[0].matches('|').count() - 1;
+            assert!(columns <= 8, "{}", t.text);
+            assert!(lines.iter().all(|l| l.matches('|').count() - 1 == columns), "{}", t.text);
+        }
+        assert!(tables[0].text.contains("| init | 0 | 0.4115 | 1.1111 |"), "{}", tables[0].text);
+        assert!(tables[1].text.contains("| no-aug | 1 | 0.100 | 0.014 | 0.000 | no |"), "{}", tables[1].text);
+        assert!(tables[1].text.contains("|---|---|---:|---:|---:|---|"), "{}", tables[1].text);
+    }
 }

@@ -61,9 +61,11 @@ pub struct Counterexample {
 }
 
 // ANCHOR: pass_through
-/// The digest's example: swap on R², invariant output, f(x) = x_1 + x_2, fails at layer 1, row 0.
+/// The digest's example: swap on R², invariant output, f(x) = x_1 + x_2; the decision
+/// procedure fails at layer 1, row 0.
 pub fn paper_pass_through() -> Counterexample {
-    let w1 = from_rows(&[vec![1.0, 3.0], vec![-1.0, -3.0], vec![1.0, -1.0], vec![-1.0, 1.0]]).expect("constant matrix");
+    let rows = [[1.0, 3.0], [-1.0, -3.0], [1.0, -1.0], [-1.0, 1.0]];
+    let w1 = from_rows(&rows.map(|r| r.to_vec())).expect("constant matrix");
     let w2 = from_rows(&[vec![0.5, -0.5, 0.5, -0.5]]).expect("constant matrix");
     Counterexample {
         name: "paper pass-through (swap on R², f = x1 + x2)".into(),

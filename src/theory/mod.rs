@@ -51,7 +51,7 @@ pub use layerwise::{
 pub use mlp::{Layer, Mlp};
 pub use positive::{OutputKind, TwoLayerExample, random_two_layer_invertible, symmetrise, symmetrised_block_permutation, theorem_hidden_reps};
 pub use relu_commute::{CommutationFailure, CommutesWithRelu, FailureReason, ReluCommutation, ScaledPermutation, relu_commutation};
-pub use report::{TheoryReport, theory_report, try_theory_report};
+pub use report::{SECTION_WIDTH, TheoryReport, TheorySection, theory_report, try_theory_report};
 pub use reynolds::{LayerwiseNet, intertwiner_average, layerwise_equivariant_mlp, regular_representation};
 
 /// Default tolerance for "zero" and for comparing matrices in this module.

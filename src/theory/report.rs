@@ -1,9 +1,10 @@
 //! [`theory_report`]: run every result of the theory on concrete (seeded) instances and collect
-//! the verdicts, with a short human-readable [`Display`](std::fmt::Display) and JSON via serde.
+//! the verdicts, as text ([`TheoryReport::sections`], one [`TheorySection`] per result, and their
+//! concatenation as [`Display`](std::fmt::Display)) and as JSON via serde.
 //!
 //! Sections: the Lemma on a few matrices (with witnesses), the counterexamples with the
-//! decision's verdicts, the two-layer invertible theorem, normalising scales to permutations, and
-//! symmetrisation.
+//! decision's verdicts, the two-layer invertible theorem, normalising scales to permutations,
+//! symmetrisation, and the verdict over all of them.
 
 use std::fmt;
 
@@ -154,12 +155,11 @@ impl TheoryReport {
 
     /// Did every case come out as the theory predicts?
     pub fn all_as_predicted(&self) -> bool {
-        let lemma_ok = self.lemma.iter().all(|c| c.commutes || c.violation.is_some_and(|v| v > DEFAULT_TOL));
-        let cex_ok = self.counterexamples.iter().all(|c| c.equivariance_rel < 1e-9 && c.as_expected && c.repaired_layerwise.unwrap_or(true));
-        let two_ok = self.two_layer.iter().all(|c| c.equivariance_rel < 1e-8 && c.verdict.layerwise && c.theorem_a_is_pd && c.max_rel_diff_to_theorem < 1e-7);
-        let norm_ok = self.normalisation.iter().all(|c| c.plain_after && c.function_diff < 1e-9);
-        let sym_ok = self.symmetrisation.iter().all(|c| c.equivariance_rel_after < 1e-9 && c.verdict_after.layerwise);
-        lemma_ok && cex_ok && two_ok && norm_ok && sym_ok
+        self.lemma_as_predicted()
+            && self.counterexamples_as_predicted()
+            && self.two_layer_as_predicted()
+            && self.normalisation_as_predicted()
+            && self.symmetrisation_as_predicted()
     }
 }
 
@@ -305,25 +305,24 @@ pub fn try_theory_report(seed: u64) -> Result<TheoryReport, TheoryError> {
     Ok(TheoryReport { seed, lemma, counterexamples, two_layer, normalisation, symmetrisation })
 }
 
+/// Suffix of [`VerdictSummary::text`] when the row matching had to choose among duplicate neurons.
+const AMBIGUOUS_NOTE: &str = " (duplicate neurons: one of several matchings)";
+
 fn summarise(v: &LayerwiseVerdict) -> VerdictSummary {
     match v {
         LayerwiseVerdict::LayerwiseEquivariant(lw) => VerdictSummary {
             layerwise: true,
             hidden: Some(lw.hidden.clone()),
             failure: None,
-            text: format!(
-                "layerwise equivariant; hidden reps {}{}",
-                lw.hidden
-                    .iter()
-                    .enumerate()
-                    .map(|(j, gens)| format!("ρ_{}: {}", j + 1, gens.iter().map(describe_perm).collect::<Vec<_>>().join(", ")))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                if lw.ambiguous { " (duplicate neurons: one of several matchings)" } else { "" }
-            ),
+            text: format!("layerwise equivariant; hidden reps {}{}", hidden_reps(&lw.hidden).join("; "), if lw.ambiguous { AMBIGUOUS_NOTE } else { "" }),
         },
         LayerwiseVerdict::NotLayerwise(n) => VerdictSummary { layerwise: false, hidden: None, failure: Some(n.clone()), text: describe_failure(n) },
     }
+}
+
+/// One entry per hidden layer j: "ρ_j: " and the generators' scaled permutations.
+fn hidden_reps(hidden: &[Vec<ScaledPermutation>]) -> Vec<String> {
+    hidden.iter().enumerate().map(|(j, gens)| format!("ρ_{}: {}", j + 1, gens.iter().map(describe_perm).collect::<Vec<_>>().join(", "))).collect()
 }
 
 /// Cycle notation of the permutation part, with the scales if D ≠ I, e.g. "(0 1)(2 3)".
@@ -360,100 +359,289 @@ fn fmt_vec(v: &[f64]) -> String {
     format!("({})", parts.join(", "))
 }
 
-fn describe_failure(n: &NotLayerwise) -> String {
-    let what = match &n.reason {
-        NotLayerwiseReason::NoPositiveMultiple { transformed_row } => format!(
-            "row {} of [W_{}ρ(s)|b_{}] = {} is no positive multiple of any row of [W_{}|b_{}]",
-            n.row,
-            n.layer,
-            n.layer,
+/// Where the decision procedure failed: "layer 1, generator 0, row 4".
+fn failure_place(n: &NotLayerwise) -> String {
+    format!("layer {}, generator {}, row {}", n.layer, n.generator, n.row)
+}
+
+/// Why the decision procedure failed, in pieces that read as one sentence when joined by spaces
+/// (the report's text breaks lines only between pieces).
+fn failure_reason(n: &NotLayerwise) -> Vec<String> {
+    match &n.reason {
+        NotLayerwiseReason::NoPositiveMultiple { transformed_row } => vec![
+            format!("row {} of [W_{}ρ(s)|b_{}] =", n.row, n.layer, n.layer),
             fmt_vec(transformed_row),
-            n.layer,
-            n.layer
-        ),
-        NotLayerwiseReason::NotABijection { target } => {
-            format!("row {} can only map to row {target}, already taken: no bijection", n.row)
+            format!("is no positive multiple of any row of [W_{}|b_{}]", n.layer, n.layer),
+        ],
+        NotLayerwiseReason::NotABijection { target } => vec![format!("row {} can only map to row {target}, already taken: no bijection", n.row)],
+        NotLayerwiseReason::OutgoingMismatch { candidates } => {
+            vec![format!("row {} matches rows {candidates:?} but none has the right outgoing weights", n.row)]
         }
-        NotLayerwiseReason::OutgoingMismatch { candidates } => format!("row {} matches rows {candidates:?} but none has the right outgoing weights", n.row),
-        NotLayerwiseReason::FinalWeights { violation } => {
-            format!("W_Lρ(s) ≠ ρ_out(s)W_L in row {} (by {violation:.3e})", n.row)
+        NotLayerwiseReason::FinalWeights { violation } => vec![format!("W_Lρ(s) ≠ ρ_out(s)W_L in row {} (by {violation:.3e})", n.row)],
+        NotLayerwiseReason::FinalBias { violation } => vec![format!("ρ_out(s)b_L ≠ b_L at entry {} (by {violation:.3e})", n.row)],
+        NotLayerwiseReason::GroupLaw { element_word } => vec![format!("hidden generators violate a relation of G at word {element_word:?}, row {}", n.row)],
+        NotLayerwiseReason::SearchLimit => vec!["search limit reached".into()],
+    }
+}
+
+fn describe_failure(n: &NotLayerwise) -> String {
+    format!("NOT layerwise: {}: {}", failure_place(n), failure_reason(n).join(" "))
+}
+
+/// The widest line, in characters, of a [`TheorySection`]'s title and text: what fits in a code
+/// block of the book's 750-pixel content column (about 88 monospace characters) with a margin.
+pub const SECTION_WIDTH: usize = 84;
+
+/// One part of a [`TheoryReport`] as text: one result of the theory and what it gave on the
+/// report's instances. [`TheoryReport::sections`] lists them; the report's
+/// [`Display`](fmt::Display) is their concatenation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TheorySection {
+    /// Short name, usable as a file stem: `lemma`, `counterexamples`, `two-layers`,
+    /// `normalisation`, `symmetrisation` or `verdict`.
+    pub stem: &'static str,
+    /// The result in one line, e.g. "Lemma: σ(Ax) = Aσ(x) for all x ⇔ …".
+    pub title: String,
+    /// The instances and their verdicts: indented lines, none wider than [`SECTION_WIDTH`]
+    /// characters, without a final newline.
+    pub text: String,
+}
+
+/// Title, then text, on separate lines (no final newline).
+impl fmt::Display for TheorySection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.text.is_empty() { write!(f, "{}", self.title) } else { write!(f, "{}\n{}", self.title, self.text) }
+    }
+}
+
+/// Lines of a section's text, wrapped to [`SECTION_WIDTH`].
+#[derive(Default)]
+struct Lines(Vec<String>);
+
+impl Lines {
+    /// Add `text` indented by `indent` spaces. A line wider than [`SECTION_WIDTH`] is broken at
+    /// spaces, its continuation lines indented two more.
+    fn push(&mut self, indent: usize, text: impl AsRef<str>) {
+        self.push_parts(indent, &[text.as_ref()]);
+    }
+
+    /// Add `parts`, separated by spaces, indented by `indent`: as many whole parts on a line as
+    /// fit in [`SECTION_WIDTH`], continuation lines indented two more. A part too wide for a
+    /// line of its own is broken at spaces.
+    fn push_parts(&mut self, indent: usize, parts: &[&str]) {
+        let room = SECTION_WIDTH.saturating_sub(indent + 2);
+        let units: Vec<&str> = parts.iter().flat_map(|p| if p.chars().count() > room { p.split(' ').collect() } else { vec![*p] }).collect();
+        let mut line = " ".repeat(indent);
+        let mut empty = true;
+        for unit in units {
+            let fits = line.chars().count() + 1 + unit.chars().count() <= SECTION_WIDTH;
+            if !empty && !fits {
+                self.0.push(std::mem::replace(&mut line, " ".repeat(indent + 2)));
+                empty = true;
+            }
+            if !empty {
+                line.push(' ');
+            }
+            line.push_str(unit);
+            empty = false;
         }
-        NotLayerwiseReason::FinalBias { violation } => {
-            format!("ρ_out(s)b_L ≠ b_L at entry {} (by {violation:.3e})", n.row)
+        self.0.push(line);
+    }
+
+    /// The lines joined by newlines, trailing spaces removed.
+    fn text(&self) -> String {
+        self.0.iter().map(|l| l.trim_end()).collect::<Vec<_>>().join("\n")
+    }
+}
+
+fn yes_no(ok: bool) -> &'static str {
+    if ok { "as predicted" } else { "NOT as predicted" }
+}
+
+impl TheoryReport {
+    /// The Lemma cases are as predicted: commuting, or a witness that violates σ(Ax) = Aσ(x).
+    fn lemma_as_predicted(&self) -> bool {
+        self.lemma.iter().all(|c| c.commutes || c.violation.is_some_and(|v| v > DEFAULT_TOL))
+    }
+
+    /// The counterexamples are equivariant, fail exactly where expected and (degenerate neurons)
+    /// become layerwise equivariant without the degenerate neuron.
+    fn counterexamples_as_predicted(&self) -> bool {
+        self.counterexamples.iter().all(|c| c.equivariance_rel < 1e-9 && c.as_expected && c.repaired_layerwise.unwrap_or(true))
+    }
+
+    /// The two-layer examples are layerwise equivariant with ρ_1 = W_1ρ_0W_1⁻¹ = P·D.
+    fn two_layer_as_predicted(&self) -> bool {
+        self.two_layer.iter().all(|c| c.equivariance_rel < 1e-8 && c.verdict.layerwise && c.theorem_a_is_pd && c.max_rel_diff_to_theorem < 1e-7)
+    }
+
+    /// Rescaling gives plain permutations and keeps the function.
+    fn normalisation_as_predicted(&self) -> bool {
+        self.normalisation.iter().all(|c| c.plain_after && c.function_diff < 1e-9)
+    }
+
+    /// Symmetrised networks are equivariant and layerwise equivariant.
+    fn symmetrisation_as_predicted(&self) -> bool {
+        self.symmetrisation.iter().all(|c| c.equivariance_rel_after < 1e-9 && c.verdict_after.layerwise)
+    }
+
+    /// The report as text, one section per result of the theory, in the order of the paper:
+    /// `lemma`, `counterexamples`, `two-layers`, `normalisation`, `symmetrisation`, and the
+    /// `verdict` over all of them. Every line fits in [`SECTION_WIDTH`] characters; the report's
+    /// [`Display`](fmt::Display) is the sections joined by blank lines.
+    pub fn sections(&self) -> Vec<TheorySection> {
+        vec![
+            self.lemma_section(),
+            self.counterexamples_section(),
+            self.two_layer_section(),
+            self.normalisation_section(),
+            self.symmetrisation_section(),
+            self.verdict_section(),
+        ]
+    }
+
+    fn lemma_section(&self) -> TheorySection {
+        let mut l = Lines::default();
+        let name_width = self.lemma.iter().map(|c| c.name.chars().count()).max().unwrap_or(0);
+        for c in &self.lemma {
+            let name = format!("{}{}", c.name, " ".repeat(name_width - c.name.chars().count()));
+            let details = name_width + 6;
+            if c.commutes {
+                match &c.scaled_permutation {
+                    Some(p) => {
+                        l.push(2, format!("{name}  commutes: A = P·D"));
+                        l.push(details, format!("perm {:?}, D = diag{}", p.perm, fmt_vec(&p.scales)));
+                    }
+                    None => l.push(2, format!("{name}  commutes (not invertible)")),
+                }
+            } else {
+                l.push(2, format!("{name}  does NOT commute"));
+                match &c.reason {
+                    Some(FailureReason::NegativeEntry { row, col, value }) => l.push(details, format!("negative entry a[{row},{col}] = {value:.3}")),
+                    Some(FailureReason::TwoNonZerosInRow { row, cols, .. }) => {
+                        l.push(details, format!("row {row} has two positive entries (cols {}, {})", cols[0], cols[1]))
+                    }
+                    None => {}
+                }
+                l.push(details, format!("witness x = {}: |σ(Ax) − Aσ(x)| = {:.3}", fmt_vec(c.witness.as_deref().unwrap_or(&[])), c.violation.unwrap_or(0.0)));
+            }
         }
-        NotLayerwiseReason::GroupLaw { element_word } => {
-            format!("hidden generators violate a relation of G at word {element_word:?}, row {}", n.row)
+        TheorySection {
+            stem: "lemma", title: "Lemma: σ(Ax) = Aσ(x) ∀x  ⇔  A ≥ 0 with ≤ 1 non-zero per row (invertible: A = P·D)".into(), text: l.text()
         }
-        NotLayerwiseReason::SearchLimit => "search limit reached".into(),
-    };
-    format!("NOT layerwise: layer {}, generator {}, row {}: {what}", n.layer, n.generator, n.row)
+    }
+
+    fn counterexamples_section(&self) -> TheorySection {
+        let mut l = Lines::default();
+        for c in &self.counterexamples {
+            l.push(2, format!("{}, widths {:?}", c.name, c.widths));
+            l.push(4, format!("equivariance error {:.1e}", c.equivariance_rel));
+            let (layer, row) = c.expected;
+            match &c.verdict.failure {
+                Some(n) => {
+                    let verdict = format!("decision procedure: NOT layerwise at {}", failure_place(n));
+                    let place = if c.as_expected { "as expected".to_string() } else { format!("(expected layer {layer}, row {row}: MISMATCH)") };
+                    l.push_parts(4, &[&format!("{verdict},"), &place]);
+                    push_reason(&mut l, n);
+                }
+                None => {
+                    l.push(4, format!("decision procedure: layerwise equivariant (expected NOT at layer {layer}, row {row}: MISMATCH)"));
+                    push_verdict_details(&mut l, &c.verdict);
+                }
+            }
+            if let Some(r) = c.repaired_layerwise {
+                l.push(4, format!("without the degenerate neuron (same function): {}", if r { "layerwise equivariant" } else { "NOT layerwise" }));
+            }
+        }
+        TheorySection { stem: "counterexamples", title: "Equivariant but not layerwise equivariant (counterexamples)".into(), text: l.text() }
+    }
+
+    fn two_layer_section(&self) -> TheorySection {
+        let mut l = Lines::default();
+        for c in &self.two_layer {
+            l.push(2, format!("{}: equivariance error {:.1e}", c.name, c.equivariance_rel));
+            l.push(4, format!("Lemma on A = W_1ρ_0(s)W_1⁻¹: {}", if c.theorem_a_is_pd { "A = P·D" } else { "A is NOT P·D" }));
+            match &c.verdict.failure {
+                Some(n) => {
+                    l.push(4, format!("decision procedure: NOT layerwise at {}", failure_place(n)));
+                    push_reason(&mut l, n);
+                }
+                None => {
+                    l.push(4, "decision procedure: layerwise equivariant");
+                    push_verdict_details(&mut l, &c.verdict);
+                }
+            }
+            l.push(4, format!("largest relative difference between ρ_1(s) found and A: {:.1e}", c.max_rel_diff_to_theorem));
+        }
+        TheorySection { stem: "two-layers", title: "Two layers, invertible W_1: ρ_1(s) = W_1ρ_0(s)W_1⁻¹ must be P·D".into(), text: l.text() }
+    }
+
+    fn normalisation_section(&self) -> TheorySection {
+        let mut l = Lines::default();
+        for c in &self.normalisation {
+            l.push(2, &c.name);
+            for rep in hidden_reps(&c.before) {
+                l.push(4, format!("before: {rep}"));
+            }
+            l.push(4, format!("after rescaling: plain permutations {}; largest change of f {:.1e}", c.plain_after, c.function_diff));
+        }
+        TheorySection { stem: "normalisation", title: "Rescaling hidden neurons turns the P·D into plain permutations (same function)".into(), text: l.text() }
+    }
+
+    fn symmetrisation_section(&self) -> TheorySection {
+        let mut l = Lines::default();
+        for c in &self.symmetrisation {
+            l.push(2, format!("{}, |G| = {}", c.name, c.group_order));
+            l.push(4, format!("widths {:?} → {:?}; layerwise {} → {}", c.widths_before, c.widths_after, c.layerwise_before, c.verdict_after.layerwise));
+            l.push(4, format!("equivariance error {:.1e} → {:.1e}; |f̄ − f| = {:.1e}", c.equivariance_rel_before, c.equivariance_rel_after, c.diff_to_original));
+            l.push(4, format!("hidden reps are the block permutations (g, i) ↦ (g·s, i): {}", c.block_permutation));
+        }
+        TheorySection {
+            stem: "symmetrisation",
+            title: "Symmetrisation f̄(x) = (1/|G|) Σ_g ρ_out(g)⁻¹ f(ρ_in(g)x) with a |G|-times wider net".into(),
+            text: l.text(),
+        }
+    }
+
+    fn verdict_section(&self) -> TheorySection {
+        let mut l = Lines::default();
+        let parts = [
+            ("Lemma", self.lemma.len(), "matrices", self.lemma_as_predicted()),
+            ("counterexamples", self.counterexamples.len(), "networks", self.counterexamples_as_predicted()),
+            ("two layers", self.two_layer.len(), "networks", self.two_layer_as_predicted()),
+            ("normalisation", self.normalisation.len(), "networks", self.normalisation_as_predicted()),
+            ("symmetrisation", self.symmetrisation.len(), "networks", self.symmetrisation_as_predicted()),
+        ];
+        for (name, n, what, ok) in parts {
+            l.push(2, format!("{name:<16} {:<14} {}", format!("{n} {what}"), yes_no(ok)));
+        }
+        l.push(0, format!("All results as the theory predicts: {}", if self.all_as_predicted() { "yes" } else { "NO" }));
+        TheorySection { stem: "verdict", title: format!("Verdict (Bökman & Kahl 2023, §2; instances from seed {})", self.seed), text: l.text() }
+    }
+}
+
+/// Why the decision procedure failed, indented under its verdict, broken only between pieces.
+fn push_reason(l: &mut Lines, n: &NotLayerwise) {
+    let pieces = failure_reason(n);
+    l.push_parts(6, &pieces.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+/// The hidden representations a layerwise verdict found, one line per hidden layer.
+fn push_verdict_details(l: &mut Lines, v: &VerdictSummary) {
+    if let Some(hidden) = &v.hidden {
+        for rep in hidden_reps(hidden) {
+            l.push(6, rep);
+        }
+    }
+    if v.text.ends_with(AMBIGUOUS_NOTE) {
+        l.push(6, AMBIGUOUS_NOTE.trim());
+    }
 }
 
 impl fmt::Display for TheoryReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Theory of ReLU symmetries (Bökman & Kahl 2023, §2), seed {}", self.seed)?;
-        writeln!(f)?;
-        writeln!(f, "Lemma: σ(Ax) = Aσ(x) ∀x  ⇔  A ≥ 0 with ≤ 1 non-zero per row (invertible: A = P·D)")?;
-        for c in &self.lemma {
-            let verdict = if c.commutes {
-                match &c.scaled_permutation {
-                    Some(p) => format!("commutes, A = P·D with perm {:?}, D = diag{}", p.perm, fmt_vec(&p.scales)),
-                    None => "commutes (not invertible)".into(),
-                }
-            } else {
-                let why = match &c.reason {
-                    Some(FailureReason::NegativeEntry { row, col, value }) => {
-                        format!("negative entry a[{row},{col}] = {value:.3}")
-                    }
-                    Some(FailureReason::TwoNonZerosInRow { row, cols, .. }) => {
-                        format!("row {row} has two positive entries (cols {}, {})", cols[0], cols[1])
-                    }
-                    None => String::new(),
-                };
-                format!(
-                    "does NOT commute: {why}; witness x = {}, |σ(Ax) − Aσ(x)| = {:.3}",
-                    fmt_vec(c.witness.as_deref().unwrap_or(&[])),
-                    c.violation.unwrap_or(0.0)
-                )
-            };
-            writeln!(f, "  {:<28} {verdict}", c.name)?;
-        }
-        writeln!(f)?;
-        writeln!(f, "Equivariant but not layerwise equivariant (counterexamples):")?;
-        for c in &self.counterexamples {
-            writeln!(f, "  {} {:?}, equivariance error {:.1e}", c.name, c.widths, c.equivariance_rel)?;
-            writeln!(f, "    {} [expected layer {}, row {}: {}]", c.verdict.text, c.expected.0, c.expected.1, if c.as_expected { "ok" } else { "MISMATCH" })?;
-            if let Some(r) = c.repaired_layerwise {
-                writeln!(f, "    without the degenerate neuron (same function): {}", if r { "layerwise equivariant" } else { "NOT layerwise" })?;
-            }
-        }
-        writeln!(f)?;
-        writeln!(f, "Two layers, invertible W_1: ρ_1(s) = W_1ρ_0(s)W_1⁻¹ must be P·D:")?;
-        for c in &self.two_layer {
-            writeln!(f, "  {}: equivariance error {:.1e}", c.name, c.equivariance_rel)?;
-            writeln!(
-                f,
-                "    Lemma on W_1ρ_0W_1⁻¹: {}; procedure: {}; max rel. diff {:.1e}",
-                if c.theorem_a_is_pd { "P·D" } else { "NOT P·D" },
-                c.verdict.text,
-                c.max_rel_diff_to_theorem
-            )?;
-        }
-        for c in &self.normalisation {
-            writeln!(f, "  rescaling neurons ({}): plain permutations after: {}, function change {:.1e}", c.name, c.plain_after, c.function_diff)?;
-        }
-        writeln!(f)?;
-        writeln!(f, "Symmetrisation f̄(x) = (1/|G|) Σ_g ρ_out(g)⁻¹ f(ρ_in(g)x) with a |G|-times wider net:")?;
-        for c in &self.symmetrisation {
-            writeln!(f, "  {} (|G| = {}): widths {:?} → {:?}", c.name, c.group_order, c.widths_before, c.widths_after)?;
-            writeln!(
-                f,
-                "    equivariance error {:.1e} → {:.1e}; |f̄ − f| = {:.1e}; layerwise {} → {}; blocks permuted (g,i)↦(g·s,i): {}",
-                c.equivariance_rel_before, c.equivariance_rel_after, c.diff_to_original, c.layerwise_before, c.verdict_after.layerwise, c.block_permutation
-            )?;
-        }
-        writeln!(f)?;
-        write!(f, "All results as the theory predicts: {}", if self.all_as_predicted() { "yes" } else { "NO" })
+        let sections: Vec<String> = self.sections().iter().map(ToString::to_string).collect();
+        write!(f, "{}", sections.join("\n\n"))
     }
 }
 
@@ -480,5 +668,82 @@ mod tests {
         let text = r.to_string();
         assert!(text.contains("All results as the theory predicts: yes"));
         println!("{text}");
+    }
+
+    #[test]
+    fn sections_concatenate_to_the_display_output() {
+        let r = theory_report(0);
+        let joined = r.sections().iter().map(ToString::to_string).collect::<Vec<_>>().join("\n\n");
+        assert_eq!(r.to_string(), joined);
+    }
+
+    #[test]
+    fn every_section_line_fits_in_a_book_code_block_of_at_most_100_columns() {
+        const { assert!(SECTION_WIDTH <= 100) };
+        for seed in 0..4 {
+            for s in theory_report(seed).sections() {
+                for line in s.to_string().lines() {
+                    assert!(line.chars().count() <= SECTION_WIDTH, "seed {seed}, section {}: {} columns:\n{line}", s.stem, line.chars().count());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn section_stems_are_distinct_file_names_in_the_papers_order() {
+        let stems: Vec<&str> = theory_report(0).sections().iter().map(|s| s.stem).collect();
+        assert_eq!(stems, ["lemma", "counterexamples", "two-layers", "normalisation", "symmetrisation", "verdict"]);
+    }
+
+    #[test]
+    fn every_case_is_reported_in_its_own_section() {
+        let r = theory_report(1);
+        let sections = r.sections();
+        let text = |stem: &str| sections.iter().find(|s| s.stem == stem).map(|s| s.text.clone()).unwrap_or_default();
+        assert!(r.lemma.iter().all(|c| text("lemma").contains(&c.name)));
+        assert!(r.counterexamples.iter().all(|c| text("counterexamples").contains(&c.name)));
+        assert!(r.two_layer.iter().all(|c| text("two-layers").contains(&c.name)));
+        assert!(r.normalisation.iter().all(|c| text("normalisation").contains(&c.name)));
+        assert!(r.symmetrisation.iter().all(|c| text("symmetrisation").contains(&c.name)));
+        let witnesses = r.lemma.iter().filter(|c| !c.commutes).count();
+        assert_eq!(text("lemma").matches("witness x = ").count(), witnesses);
+        assert!(text("verdict").ends_with("All results as the theory predicts: yes"));
+    }
+
+    #[test]
+    fn a_failing_case_makes_its_section_and_the_verdict_say_so() {
+        let mut r = theory_report(0);
+        r.counterexamples[0].as_expected = false;
+        let sections = r.sections();
+        assert!(sections[1].text.contains("MISMATCH"), "{}", sections[1]);
+        let verdict = &sections[5].text;
+        assert!(verdict.contains("NOT as predicted") && verdict.ends_with("predicts: NO"), "{verdict}");
+    }
+
+    #[test]
+    fn parts_are_kept_whole_when_a_line_must_break() {
+        let vector = format!("({})", ["-0.123"; 8].join(", "));
+        let parts = ["row 3 of [W_2ρ(s)|b_2] =", vector.as_str(), "is no positive multiple of any row of [W_2|b_2]"];
+        let mut l = Lines::default();
+        l.push_parts(6, &parts);
+        let text = l.text();
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        assert_eq!(lines, parts, "{text}");
+        let mut short = Lines::default();
+        short.push_parts(6, &["row 0 =", "(3, 1, 0)", "is no positive multiple"]);
+        assert_eq!(short.text(), "      row 0 = (3, 1, 0) is no positive multiple");
+    }
+
+    #[test]
+    fn long_lines_are_broken_at_spaces_with_a_hanging_indent() {
+        let mut l = Lines::default();
+        let words: Vec<String> = (0..60).map(|i| format!("w{i}")).collect();
+        l.push(4, words.join(" "));
+        let text = l.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() > 1);
+        assert!(lines.iter().all(|x| x.chars().count() <= SECTION_WIDTH));
+        assert!(lines[0].starts_with("    w0") && lines[1].starts_with("      w"));
+        assert_eq!(text.split_whitespace().collect::<Vec<_>>(), words);
     }
 }

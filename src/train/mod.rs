@@ -13,7 +13,7 @@ mod schedule;
 pub use checkpoint::{Checkpoint, CheckpointMeta, DatasetInfo, EpochRecord};
 pub use config::{ConfigError, ModelKind, RECOMMENDED_INVARIANCE_WEIGHT, Scale, TrainConfig};
 pub use error::TrainError;
-pub use eval::{EvalMetrics, accuracy_and_loss, evaluate, evaluate_on};
+pub use eval::{EvalMetrics, GroupInvariance, accuracy_and_loss, evaluate, evaluate_on, invariance_under};
 pub use fit::{TrainOptions, TrainSummary, train};
 pub use net::TrainableNet;
 pub use schedule::lr_at;

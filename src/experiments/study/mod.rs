@@ -19,6 +19,8 @@
 //! and `relusym study measure` run what is missing, `relusym study report` turns the results into
 //! the book's tables and figures ([`report`]).
 
+pub mod figures;
+pub mod jobs;
 pub mod report;
 pub mod run;
 

@@ -13,11 +13,15 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use super::figures::{
+    CurveMetric, TrainingCurve, TrendAxis, curves_figure, filter_panels, filters_figure, headline_figure, structure_figure, training_figure, trend_figure,
+};
 use super::run::{PairResult, is_trained};
 use super::{BarrierKind, Group, MergeJob, NetSpec, Role, StudySpec, Variant};
+use crate::experiments::merge::MergeOutcome;
 use crate::experiments::merge::Method;
 use crate::merge::RepairMode;
-use crate::plots::{BarSeries, FilterPanel, PlotError, Series, bar_chart, filter_grid, line_chart, placeholder};
+use crate::plots::{FilterPanel, PlotError, placeholder};
 use crate::provenance::write_atomic;
 use crate::tables::{Table, TableError, Values};
 use crate::train::{Checkpoint, TrainError};
@@ -253,7 +257,8 @@ pub struct StudyReport {
     pub emergence: Vec<TrendRow>,
     /// Barriers over width.
     pub width: Vec<TrendRow>,
-    /// Per-layer structure (flip-s0 and the GCNN control, final weights).
+    /// Per-layer structure of the first net of every variant (the GCNN control included), final
+    /// weights.
     pub structure: Vec<StructureRow>,
     /// Weight matching's two starts.
     pub warm: Vec<WarmRow>,
@@ -469,11 +474,10 @@ impl StudyReport {
         width.extend(flip_matrix.into_iter().filter(|t| t.width.is_finite() && spec.secondary_methods.contains(&t.method)));
         width.sort_by(|a, b| a.width.total_cmp(&b.width));
 
-        // Structure of flip-s0 and of the GCNN control.
+        // Structure of the first net of every variant (the GCNN control included).
         let mut structure = Vec::new();
-        let flip0 = format!("{}-s{}", Variant::Flip.name(), spec.seeds.first().copied().unwrap_or(0));
-        let gcnn0 = format!("{}-s{}", Variant::Gcnn.name(), spec.gcnn_seeds.first().copied().unwrap_or(0));
-        for r in done.iter().filter(|r| r.job.group == Group::Matrix && r.job.kind == BarrierKind::Gcnn && (r.job.a == flip0 || r.job.a == gcnn0)) {
+        let firsts = first_nets(spec);
+        for r in done.iter().filter(|r| r.job.group == Group::Matrix && r.job.kind == BarrierKind::Gcnn && firsts.contains(&r.job.a)) {
             for l in r.equivariance.iter().flatten() {
                 structure.push(StructureRow {
                     net: r.job.a.clone(),
@@ -521,7 +525,20 @@ fn opt_pct(x: Option<f64>) -> String {
     x.map_or("–".into(), pct)
 }
 
-fn repair_name(r: RepairMode) -> &'static str {
+/// The first seed's net of every variant, in [`Variant::ALL`] order (`noflip-s0`, `flip-s0`,
+/// `inv-s0`, `gcnn-s0` for the decisive design).
+pub fn first_nets(spec: &StudySpec) -> Vec<String> {
+    Variant::ALL
+        .iter()
+        .map(|v| {
+            let seed = if *v == Variant::Gcnn { spec.gcnn_seeds.first() } else { spec.seeds.first() };
+            format!("{}-s{}", v.name(), seed.copied().unwrap_or(0))
+        })
+        .collect()
+}
+
+/// How a repair mode is named in tables and figures.
+pub fn repair_name(r: RepairMode) -> &'static str {
     match r {
         RepairMode::None => "none",
         RepairMode::BnReset => "BN reset",
@@ -757,26 +774,6 @@ fn figure_pair(out: &Path, stem: &str, written: &mut Vec<PathBuf>, draw: impl Fn
     Ok(())
 }
 
-/// First-layer kernels as RGB pixels, each scaled to `[0, 1]` by its own largest magnitude.
-fn kernels_rgb(w: &ndarray::ArrayD<f32>, order: &[usize], flip: bool) -> Vec<Vec<[f64; 3]>> {
-    let (k, kh, kw) = (w.shape()[1], w.shape()[2], w.shape()[3]);
-    order
-        .iter()
-        .map(|&c| {
-            let m = w.index_axis(ndarray::Axis(0), c);
-            let scale = m.iter().fold(0f32, |a, v| a.max(v.abs())).max(1e-12) as f64;
-            (0..kh * kw)
-                .map(|pi| {
-                    let (y, x) = (pi / kw, pi % kw);
-                    let x = if flip { kw - 1 - x } else { x };
-                    let ch = |i: usize| if i < k { 0.5 + 0.5 * m[[i, y, x]] as f64 / scale } else { 0.5 };
-                    [ch(0), ch(1), ch(2)]
-                })
-                .collect()
-        })
-        .collect()
-}
-
 /// Write every table (Markdown + CSV for the headline and the nets) and figure into `out`, and
 /// the report itself as `study.json` into `results`; returns the files written.
 pub fn write_report(r: &StudyReport, runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathBuf>, ReportError> {
@@ -815,29 +812,7 @@ pub fn write_report(r: &StudyReport, runs: &Path, results: &Path, out: &Path) ->
     // Headline figures: per method, barriers by variant, without and with the strongest repair.
     let rep = strongest_repair();
     for &method in &r.spec.methods {
-        let cats: Vec<String> = Variant::ALL.iter().map(|v| v.label().to_string()).collect();
-        let pick = |repair: RepairMode, f: fn(&HeadlineRow) -> Option<Stat>| -> Vec<(f64, f64)> {
-            Variant::ALL
-                .iter()
-                .map(|v| {
-                    r.headline
-                        .iter()
-                        .find(|x| x.method == method && x.repair == repair && x.variant == *v)
-                        .and_then(f)
-                        .map_or((f64::NAN, 0.0), |s| (100.0 * s.mean, 100.0 * s.sd.unwrap_or(0.0)))
-                })
-                .collect()
-        };
-        let series: Vec<BarSeries> = vec![
-            ("GCNN barrier, no repair".into(), pick(RepairMode::None, |x| x.gcnn_accuracy)),
-            ("ordinary barrier, no repair".into(), pick(RepairMode::None, |x| x.ordinary_accuracy)),
-            (format!("GCNN barrier, {}", repair_name(rep)), pick(rep, |x| x.gcnn_accuracy)),
-            (format!("ordinary barrier, {}", repair_name(rep)), pick(rep, |x| x.ordinary_accuracy)),
-        ];
-        let title = format!("Midpoint accuracy barrier, {} matching (mean ± spread over seeds)", method.name());
-        figure_pair(out, &format!("headline-{}", method.name()), &mut written, |p| {
-            bar_chart(p, &title, "training variant", "accuracy barrier (points)", &cats, &series)
-        })?;
+        figure_pair(out, &format!("headline-{}", method.name()), &mut written, |p| headline_figure(r, method, p))?;
     }
 
     // Interpolation curves of the first flip-augmented net (GCNN) and its first twin (ordinary).
@@ -861,53 +836,26 @@ pub fn write_report(r: &StudyReport, runs: &Path, results: &Path, out: &Path) ->
             continue;
         }
         let (gr, or) = (PairResult::read(&gp)?, PairResult::read(&op)?);
-        for (metric, unit, scale, pick) in [
-            (
-                "accuracy",
-                "test accuracy (%)",
-                100.0,
-                (|p: &crate::experiments::merge::MergePoint| p.accuracy) as fn(&crate::experiments::merge::MergePoint) -> f64,
-            ),
-            ("loss", "test cross-entropy (nats)", 1.0, |p| p.loss),
-        ] {
-            let mut series: Vec<Series> = Vec::new();
-            for (name, res) in [("GCNN barrier (flipped self)", &gr), ("ordinary barrier (twin)", &or)] {
-                for repair in [RepairMode::None, rep] {
-                    if let Some(oc) = res.outcome(repair) {
-                        series.push((format!("{name}, {}", repair_name(repair)), oc.curve.iter().map(|p| (p.alpha, scale * pick(p))).collect()));
-                    }
-                }
-            }
-            let title = format!("Interpolating {flip0}: test {metric} along θ_α, {} matching", method.name());
-            figure_pair(out, &format!("curves-{}-{metric}", method.name()), &mut written, |p| {
-                line_chart(p, &title, "α (0 = the net, 1 = aligned partner)", unit, &series)
+        let shown = |res: &PairResult| -> Vec<MergeOutcome> { [RepairMode::None, rep].iter().filter_map(|&m| res.outcome(m).cloned()).collect() };
+        let (go, oo) = (shown(&gr), shown(&or));
+        for metric in [CurveMetric::Accuracy, CurveMetric::Loss] {
+            figure_pair(out, &format!("curves-{}-{}", method.name(), metric.name()), &mut written, |p| {
+                curves_figure(&flip0, method, &go.iter().collect::<Vec<_>>(), &oo.iter().collect::<Vec<_>>(), metric, p)
             })?;
         }
     }
 
     // Emergence and width figures.
-    for (stem, rows, xlab) in [("emergence", &r.emergence, "epoch"), ("width", &r.width, "width multiplier")] {
+    for (stem, rows, axis) in [("emergence", &r.emergence, TrendAxis::Epoch), ("width", &r.width, TrendAxis::Width)] {
         for &method in &r.spec.secondary_methods {
-            let mut series: Vec<Series> = Vec::new();
-            for (kind, f) in
-                [("GCNN barrier", (|t: &TrendRow| t.gcnn_accuracy) as fn(&TrendRow) -> Option<Stat>), ("ordinary barrier", |t| t.ordinary_accuracy)]
-            {
-                for repair in [RepairMode::None, rep] {
-                    let pts: Vec<(f64, f64)> = rows
-                        .iter()
-                        .filter(|t| t.method == method && t.repair == repair)
-                        .filter_map(|t| Some((if stem == "emergence" { t.epoch? as f64 } else { t.width }, 100.0 * f(t)?.mean)))
-                        .collect();
-                    if !pts.is_empty() {
-                        series.push((format!("{kind}, {}", repair_name(repair)), pts));
-                    }
-                }
+            let stem = format!("{stem}-{}", method.name());
+            let svg = out.join(format!("{stem}.svg"));
+            if trend_figure(rows, axis, method, &svg)? {
+                written.push(svg);
+                let png = out.join(format!("{stem}.png"));
+                trend_figure(rows, axis, method, &png)?;
+                written.push(png);
             }
-            if series.is_empty() {
-                continue;
-            }
-            let title = format!("Midpoint accuracy barrier vs {xlab}, {} matching", method.name());
-            figure_pair(out, &format!("{stem}-{}", method.name()), &mut written, |p| line_chart(p, &title, xlab, "accuracy barrier (points)", &series))?;
         }
     }
 
@@ -915,52 +863,27 @@ pub fn write_report(r: &StudyReport, runs: &Path, results: &Path, out: &Path) ->
     for (net, method) in
         r.structure.iter().map(|s| (s.net.clone(), s.method)).collect::<std::collections::BTreeSet<_>>().into_iter().filter(|(_, m)| *m == Method::Activation)
     {
-        let rows: Vec<&StructureRow> = r.structure.iter().filter(|s| s.net == net && s.method == method && s.live.is_some()).collect();
-        let cats: Vec<String> = rows.iter().map(|s| s.layer.trim_start_matches("convs.").to_string()).collect();
-        let share = |f: fn(&StructureRow) -> usize| -> Vec<(f64, f64)> {
-            rows.iter().map(|s| (100.0 * f(s) as f64 / (s.live.unwrap_or(0) + s.dead.unwrap_or(0)).max(1) as f64, 0.0)).collect()
-        };
-        let series: Vec<BarSeries> = vec![
-            ("self-symmetric".into(), share(|s| s.self_symmetric.unwrap_or(0))),
-            ("in mirror pairs".into(), share(|s| 2 * s.mirror_pairs.unwrap_or(0))),
-            ("in longer cycles".into(), share(|s| s.live.unwrap_or(0) - s.self_symmetric.unwrap_or(0) - 2 * s.mirror_pairs.unwrap_or(0))),
-            ("dead".into(), share(|s| s.dead.unwrap_or(0))),
-        ];
-        let title = format!("{net} aligned with its flipped self: channels by cycle type, per conv layer");
-        figure_pair(out, &format!("structure-{net}"), &mut written, |p| {
-            bar_chart(p, &title, "conv layer", "share of the layer's channels (%)", &cats, &series)
-        })?;
+        figure_pair(out, &format!("structure-{net}"), &mut written, |p| structure_figure(&r.structure, &net, method, p))?;
     }
 
     // Training curves of the first seed of every matrix variant: test accuracy and flip invariance.
-    let first: Vec<NetSpec> = r.spec.nets().into_iter().filter(|n| n.role == Role::Matrix && n.train.seed == r.spec.seeds[0]).collect();
-    for (stem, title, unit, pick) in [
-        (
-            "training-accuracy",
-            "Test accuracy during training (first seed of each variant)",
-            "test accuracy (%)",
-            (|e: &crate::train::EpochRecord| 100.0 * e.test_accuracy) as fn(&crate::train::EpochRecord) -> f64,
-        ),
-        ("training-flip-agreement", "Flip agreement during training (first seed of each variant)", "flip agreement (%)", |e| 100.0 * e.flip_agreement),
-        ("training-logit-change", "Relative logit change under hflip during training", "‖f(x) − f(hflip x)‖ / ‖f(x)‖", |e| e.relative_logit_change),
-    ] {
-        let mut series: Vec<Series> = Vec::new();
-        for n in &first {
-            let Ok(ck) = Checkpoint::open(&runs.join(&n.name)) else { continue };
-            let Ok(m) = ck.metrics() else { continue };
-            if !m.is_empty() {
-                series.push((n.variant.label().to_string(), m.iter().map(|e| (e.epoch as f64, pick(e))).collect()));
-            }
-        }
-        if !series.is_empty() {
-            figure_pair(out, stem, &mut written, |p| line_chart(p, title, "epoch", unit, &series))?;
+    let first: Vec<(String, Vec<crate::train::EpochRecord>)> = r
+        .spec
+        .nets()
+        .into_iter()
+        .filter(|n| n.role == Role::Matrix && n.train.seed == r.spec.seeds[0])
+        .filter_map(|n| Some((n.variant.label().to_string(), Checkpoint::open(&runs.join(&n.name)).ok()?.metrics().ok()?)))
+        .filter(|(_, m)| !m.is_empty())
+        .collect();
+    if !first.is_empty() {
+        for curve in [TrainingCurve::Accuracy, TrainingCurve::Loss, TrainingCurve::FlipAgreement, TrainingCurve::LogitChange] {
+            figure_pair(out, curve.stem(), &mut written, |p| training_figure(&first, curve, p))?;
         }
     }
 
     // First-layer filters next to their flipped, permuted partners.
-    let gcnn0 = format!("gcnn-s{}", r.spec.gcnn_seeds.first().copied().unwrap_or(0));
     let mut panels: Vec<FilterPanel> = Vec::new();
-    for net in [&flip0, &gcnn0] {
+    for net in &first_nets(&r.spec) {
         let job = MergeJob {
             group: Group::Matrix,
             kind: BarrierKind::Gcnn,
@@ -977,20 +900,15 @@ pub fn write_report(r: &StudyReport, runs: &Path, results: &Path, out: &Path) ->
         }
         let res = PairResult::read(&p)?;
         let model = Checkpoint::open(&runs.join(net))?.load_model(&Device::flex())?;
-        let params = model.to_params();
-        let w = &params["convs.0.weight"];
-        let perm = &res.alignment.perms[0];
-        let order: Vec<usize> = (0..w.shape()[0]).collect();
-        let partner: Vec<usize> = order.iter().map(|&i| perm.get(i)).collect();
-        panels.push((format!("{net}: conv0 kernels"), kernels_rgb(w, &order, false)));
-        panels.push((format!("{net}: flipped, permuted"), kernels_rgb(w, &partner, true)));
+        panels.extend(filter_panels(net, &model, &res.alignment));
     }
     if !panels.is_empty() {
-        figure_pair(out, "filters", &mut written, |p| filter_grid(p, "First-layer kernels f and flip(f) aligned by activation matching", &panels, 4))?;
+        figure_pair(out, "filters", &mut written, |p| filters_figure(&panels, p))?;
     }
 
     // Every figure the book shows exists, if only to say that its data is not there yet.
-    let mut expected: Vec<String> = vec!["filters".into(), "training-accuracy".into(), "training-flip-agreement".into(), "training-logit-change".into()];
+    let mut expected: Vec<String> = vec!["filters".into()];
+    expected.extend([TrainingCurve::Accuracy, TrainingCurve::Loss, TrainingCurve::FlipAgreement, TrainingCurve::LogitChange].map(|c| c.stem().to_string()));
     expected.push(format!("structure-{flip0}"));
     for &m in &r.spec.methods {
         expected.push(format!("headline-{}", m.name()));
