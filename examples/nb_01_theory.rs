@@ -11,7 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("{}\n{}", sections[0].title, sections[0].text);
 
-    use ndarray::array;
+    use relu_symmetries::ndarray::array;
     let a = array![[0.0, 2.0, 0.0], [1.5, 0.0, 0.0], [0.0, 0.0, 0.5]];
     match theory::relu_commutation(&a, 1e-12)? {
         theory::ReluCommutation::Commutes(c) => println!("commutes: {:?}", c.scaled_permutation),

@@ -68,3 +68,40 @@ fn every_notebook_has_an_up_to_date_compiled_mirror() {
         assert_eq!(have, want, "{} is out of date with {}", example.display(), nb.display());
     }
 }
+
+/// Dependency names of this crate (the `[dependencies]` table of Cargo.toml), as Rust paths.
+fn dependency_names(root: &Path) -> Vec<String> {
+    let toml = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let deps = toml.split("[dependencies]").nth(1).expect("a [dependencies] table");
+    let deps = deps.split("\n[").next().unwrap_or_default();
+    deps.lines().filter_map(|l| l.split('=').next()).map(str::trim).filter(|n| !n.is_empty() && !n.starts_with('#')).map(|n| n.replace('-', "_")).collect()
+}
+
+#[test]
+fn notebooks_reach_dependencies_only_through_the_crate() {
+    // In evcxr the notebook's only dependency is relu-symmetries, so `ndarray::…` fails there
+    // although the examples/ mirror (which sees every dependency of the package) compiles.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let deps = dependency_names(root);
+    assert!(deps.contains(&"ndarray".to_string()) && deps.contains(&"burn".to_string()), "{deps:?}");
+    for entry in std::fs::read_dir(root.join("notebooks")).unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "ipynb") {
+            continue;
+        }
+        let nb: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for cell in nb["cells"].as_array().unwrap().iter().filter(|c| c["cell_type"] == "code") {
+            let src: String = cell["source"].as_array().map(|l| l.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
+            for line in src.lines().filter(|l| !l.trim_start().starts_with(':')) {
+                for dep in &deps {
+                    let pat = format!("{dep}::");
+                    for (i, _) in line.match_indices(&pat) {
+                        let before = line[..i].chars().last();
+                        let rooted = !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':');
+                        assert!(!rooted, "{}: `{}` names the dependency {dep} directly; use relu_symmetries' re-export", path.display(), line.trim());
+                    }
+                }
+            }
+        }
+    }
+}

@@ -111,7 +111,8 @@ pub struct NetRow {
     /// Median training throughput over the evaluated epochs (images/s).
     pub train_images_per_s: f64,
     /// Minutes of training at the median throughput, without evaluation: what the run costs on
-    /// a quiet machine (a run's slowest epochs are the ones that shared the cores).
+    /// a quiet machine when most of its epochs ran on one (a run's slowest epochs are the ones
+    /// that shared the cores); a run that shared them throughout overstates it.
     pub quiet_minutes: f64,
     /// Flip agreement on training images (un-augmented), once measured.
     pub train_flip_agreement: Option<f64>,
@@ -560,7 +561,7 @@ pub fn markdown_tables(r: &StudyReport) -> Vec<(String, String)> {
     let mut out = Vec::new();
     // Nets.
     let mut t = String::from(
-        "| run | setting | test acc. % | test loss | flip agreement % | rel. logit change | wall min. | quiet min. |\n|---|---|---|---|---|---|---|---|\n",
+        "| run | setting | test acc. % | test loss | flip agreement % | rel. logit change | wall min. | min. at median speed |\n|---|---|---|---|---|---|---|---|\n",
     );
     for n in &r.nets {
         writeln!(
@@ -583,7 +584,7 @@ pub fn markdown_tables(r: &StudyReport) -> Vec<(String, String)> {
     out.push(("nets".into(), t));
 
     // Pilot: seed 0 of each variant at the chosen setting, and the settings tried and not chosen.
-    let mut t = String::from("| setting | variant | test acc. % | flip agreement % | rel. logit change | quiet min. |\n|---|---|---|---|---|---|\n");
+    let mut t = String::from("| setting | variant | test acc. % | flip agreement % | rel. logit change | min. at median speed |\n|---|---|---|---|---|---|\n");
     for n in r.nets.iter().filter(|n| n.role == Role::Pilot || (n.role == Role::Matrix && n.seed == r.spec.seeds[0])) {
         let chosen = if n.role == Role::Matrix { " (chosen)" } else { "" };
         writeln!(
