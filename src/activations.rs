@@ -2,22 +2,26 @@
 //!
 //! Matching (REPAIR's correlations), REPAIR's goal statistics, the variance-collapse measurement
 //! and the diagnostics all need the same thing: stream a [`Loader`] through networks in inference
-//! mode and look at each hidden space's maps. The hidden spaces and the block whose output defines
-//! each come from the model's [`crate::nets::Structure`]; at each space two taps are offered:
+//! mode and look at each hidden space's maps. Where a space takes its values are the network's
+//! tap points ([`Network::tap_points`]: one per conv block in VGG; in a ResNet one after every
+//! layer writing into a residual stream, and one per block's inner space); at each tap two views
+//! are offered:
 //!
-//! * [`Tap::Pre`]: the pre-activation (conv, then BatchNorm if the block has one), before the ReLU;
+//! * [`Tap::Pre`]: the pre-activation (conv, then BatchNorm if the block has one; in a ResNet's
+//!   stream, the sum of a block's branch and its skip), before the ReLU;
 //! * [`Tap::Post`]: the activation after the ReLU and before any pooling.
 //!
-//! [`stream`] is the pass; [`pair_stats`] and [`channel_stats`] are the accumulations the rest of
-//! the crate uses. Every network in one pass sees the same batch, so joint statistics pair the
+//! [`stream`] is the pass; [`pair_stats`] and [`channel_stats`] are the per-tap accumulations the
+//! rest of the crate uses, [`pair_batch_norm_stats`] and [`batch_norm_stats`] the same at every
+//! BatchNorm's output. Every network in one pass sees the same batch, so joint statistics pair the
 //! same images.
 
-use burn::module::Module;
+use burn::nn::BatchNorm;
 use burn::tensor::{Device, Tensor};
 use indicatif::ProgressBar;
 
 use crate::batches::Loader;
-use crate::nets::Vgg;
+use crate::nets::{ForwardHooks, Network};
 use crate::stats::{ChannelStats, PairStats};
 
 /// Where on a hidden space to look.
@@ -29,7 +33,7 @@ pub enum Tap {
     Post,
 }
 
-/// The maps of one hidden space of one network for one batch.
+/// The maps of one tap point of one network for one batch.
 #[derive(Clone, Debug)]
 pub struct SpaceMaps {
     /// Pre-activation `[N, C, H, W]`.
@@ -48,50 +52,128 @@ impl SpaceMaps {
     }
 }
 
-/// Stream `loader` through `nets` (inference mode, on `device`'s inner backend). For every batch
-/// and every hidden space `s` (in the order of the first net's structure), `visit(s, maps)` gets
-/// one [`SpaceMaps`] per net, in the order of `nets`. All nets must share one structure.
-pub fn stream(nets: &[&Vgg], loader: &Loader, device: &Device, progress: &ProgressBar, mut visit: impl FnMut(usize, &[SpaceMaps])) {
+/// Records the maps of one forward pass: every tap point, or every BatchNorm's output.
+struct Recorder {
+    taps: Option<Vec<Option<SpaceMaps>>>,
+    bn_layers: Option<Vec<String>>,
+    bn_outputs: Vec<Option<Tensor<4>>>,
+}
+
+impl ForwardHooks for Recorder {
+    fn tap(&mut self, tap: usize, pre: &Tensor<4>, post: &Tensor<4>) {
+        if let Some(taps) = self.taps.as_mut()
+            && let Some(slot) = taps.get_mut(tap)
+        {
+            *slot = Some(SpaceMaps { pre: pre.clone(), post: post.clone() });
+        }
+    }
+
+    fn batch_norm(&mut self, layer: &str, bn: &BatchNorm, z: Tensor<4>) -> Tensor<4> {
+        let y = bn.forward(z);
+        if let Some(k) = self.bn_layers.as_ref().and_then(|l| l.iter().position(|n| n == layer)) {
+            self.bn_outputs[k] = Some(y.clone());
+        }
+        y
+    }
+}
+
+/// What one pass records per net.
+enum Record {
+    Taps,
+    BatchNorms,
+}
+
+/// Stream `loader` through `nets` in inference mode; per batch, `visit` gets one recording per
+/// net (taps or BatchNorm outputs, by index).
+fn pass<N: Network>(nets: &[&N], what: Record, loader: &Loader, device: &Device, progress: &ProgressBar, mut visit: impl FnMut(&[Recorder])) {
     let Some(first) = nets.first() else { return };
-    let blocks: Vec<usize> = first.structure().spaces.iter().map(|s| s.block).collect();
-    let last = blocks.iter().copied().max().unwrap_or(0);
-    let nets: Vec<Vgg> = nets.iter().map(|n| n.valid()).collect();
+    let n_taps = first.tap_points().len();
+    let bn_layers: Vec<String> = first.structure().batch_norm_layers().into_iter().map(|(l, _)| l.to_string()).collect();
+    let nets: Vec<N> = nets.iter().map(|n| n.for_inference()).collect();
     let device = device.clone().inner();
     for (x, _) in loader.iter(0, &device) {
         let batch = x.dims()[0];
-        // maps[net][block]
-        let maps: Vec<Vec<SpaceMaps>> = nets
+        let recs: Vec<Recorder> = nets
             .iter()
             .map(|net| {
-                let mut per_block = Vec::with_capacity(last + 1);
-                net.forward_inspect(x.clone(), last, |_, pre, post| per_block.push(SpaceMaps { pre: pre.clone(), post: post.clone() }));
-                per_block
+                let mut rec = match what {
+                    Record::Taps => Recorder { taps: Some(vec![None; n_taps]), bn_layers: None, bn_outputs: Vec::new() },
+                    Record::BatchNorms => Recorder { taps: None, bn_outputs: vec![None; bn_layers.len()], bn_layers: Some(bn_layers.clone()) },
+                };
+                let _ = net.forward_hooked(x.clone(), &mut rec);
+                rec
             })
             .collect();
-        for (s, &block) in blocks.iter().enumerate() {
-            let at_space: Vec<SpaceMaps> = maps.iter().map(|m| m[block].clone()).collect();
-            visit(s, &at_space);
-        }
+        visit(&recs);
         progress.inc(batch as u64);
     }
 }
 
-/// Joint statistics of `a` and `b` at `tap`, per hidden space, over one pass.
-pub fn pair_stats(a: &Vgg, b: &Vgg, taps: &[Tap], loader: &Loader, device: &Device, progress: &ProgressBar) -> Vec<Vec<PairStats>> {
-    let sizes: Vec<(usize, usize)> = a.structure().spaces.iter().zip(b.structure().spaces).map(|(x, y)| (x.size, y.size)).collect();
-    let mut stats: Vec<Vec<PairStats>> = sizes.iter().map(|&(ca, cb)| taps.iter().map(|_| PairStats::new(ca, cb)).collect()).collect();
-    stream(&[a, b], loader, device, progress, |s, maps| {
-        for (t, &tap) in taps.iter().enumerate() {
-            stats[s][t].update(maps[0].at(tap).clone(), maps[1].at(tap).clone());
+/// Stream `loader` through `nets` (inference mode, on `device`'s inner backend). For every batch
+/// and every tap point `t` (in the order of the first net's [`Network::tap_points`]),
+/// `visit(t, maps)` gets one [`SpaceMaps`] per net, in the order of `nets`. All nets must share
+/// one structure.
+pub fn stream<N: Network>(nets: &[&N], loader: &Loader, device: &Device, progress: &ProgressBar, mut visit: impl FnMut(usize, &[SpaceMaps])) {
+    pass(nets, Record::Taps, loader, device, progress, |recs| {
+        let n_taps = recs.first().and_then(|r| r.taps.as_ref()).map_or(0, Vec::len);
+        for t in 0..n_taps {
+            let maps: Vec<SpaceMaps> = recs.iter().map(|r| r.taps.as_ref().and_then(|m| m[t].clone()).expect("every tap point is reported")).collect();
+            visit(t, &maps);
+        }
+    });
+}
+
+/// Joint statistics of `a` and `b` at `tap`, per tap point (outer) and per entry of `taps`
+/// (inner), over one pass.
+pub fn pair_stats<N: Network>(a: &N, b: &N, taps: &[Tap], loader: &Loader, device: &Device, progress: &ProgressBar) -> Vec<Vec<PairStats>> {
+    let sizes = |n: &N| -> Vec<usize> {
+        let spaces = n.structure().spaces;
+        n.tap_points().iter().map(|t| spaces[t.space].size).collect()
+    };
+    let mut stats: Vec<Vec<PairStats>> = sizes(a).into_iter().zip(sizes(b)).map(|(ca, cb)| taps.iter().map(|_| PairStats::new(ca, cb)).collect()).collect();
+    stream(&[a, b], loader, device, progress, |t, maps| {
+        for (k, &tap) in taps.iter().enumerate() {
+            stats[t][k].update(maps[0].at(tap).clone(), maps[1].at(tap).clone());
         }
     });
     stats
 }
 
-/// Statistics of one network at `tap`, per hidden space, over one pass.
-pub fn channel_stats(net: &Vgg, tap: Tap, loader: &Loader, device: &Device, progress: &ProgressBar) -> Vec<ChannelStats> {
-    let mut stats: Vec<ChannelStats> = net.structure().spaces.iter().map(|s| ChannelStats::new(s.size)).collect();
-    stream(&[net], loader, device, progress, |s, maps| stats[s].update(maps[0].at(tap).clone()));
+/// Statistics of one network at `tap`, per tap point, over one pass.
+pub fn channel_stats<N: Network>(net: &N, tap: Tap, loader: &Loader, device: &Device, progress: &ProgressBar) -> Vec<ChannelStats> {
+    let spaces = net.structure().spaces;
+    let mut stats: Vec<ChannelStats> = net.tap_points().iter().map(|t| ChannelStats::new(spaces[t.space].size)).collect();
+    stream(&[net], loader, device, progress, |t, maps| stats[t].update(maps[0].at(tap).clone()));
+    stats
+}
+
+/// Joint statistics of the outputs of every BatchNorm of `a` and `b` (in the order of
+/// [`crate::nets::Structure::batch_norm_layers`]), over one pass.
+pub fn pair_batch_norm_stats<N: Network>(a: &N, b: &N, loader: &Loader, device: &Device, progress: &ProgressBar) -> Vec<PairStats> {
+    let sizes = |n: &N| -> Vec<usize> {
+        let s = n.structure();
+        s.batch_norm_layers().iter().map(|&(_, sp)| s.spaces[sp].size).collect()
+    };
+    let mut stats: Vec<PairStats> = sizes(a).into_iter().zip(sizes(b)).map(|(ca, cb)| PairStats::new(ca, cb)).collect();
+    pass(&[a, b], Record::BatchNorms, loader, device, progress, |recs| {
+        for (k, st) in stats.iter_mut().enumerate() {
+            let out = |r: &Recorder| r.bn_outputs[k].clone().expect("every BatchNorm is applied");
+            st.update(out(&recs[0]), out(&recs[1]));
+        }
+    });
+    stats
+}
+
+/// Statistics of the output of every BatchNorm of `net` (in the order of
+/// [`crate::nets::Structure::batch_norm_layers`]), over one pass.
+pub fn batch_norm_stats<N: Network>(net: &N, loader: &Loader, device: &Device, progress: &ProgressBar) -> Vec<ChannelStats> {
+    let s = net.structure();
+    let mut stats: Vec<ChannelStats> = s.batch_norm_layers().iter().map(|&(_, sp)| ChannelStats::new(s.spaces[sp].size)).collect();
+    pass(&[net], Record::BatchNorms, loader, device, progress, |recs| {
+        for (k, st) in stats.iter_mut().enumerate() {
+            st.update(recs[0].bn_outputs[k].clone().expect("every BatchNorm is applied"));
+        }
+    });
     stats
 }
 

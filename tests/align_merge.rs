@@ -69,7 +69,7 @@ fn both_methods_recover_a_planted_permutation_of_a_trained_net() {
         let stats = activation_stats(&a, &a, &loader, &Device::flex(), &ProgressBar::hidden());
         let mut dead = 0;
         for (l, (found, want)) in act.perms.iter().zip(&expected).enumerate() {
-            dead += stats[l].post.a.var().iter().filter(|&&v| v == 0.0).count();
+            dead += stats[l].post[0].a.var().iter().filter(|&&v| v == 0.0).count();
             assert_eq!(found, want, "activation matching ({model:?}), layer {l}");
         }
         assert!(dead < a.conv_channels().iter().sum::<usize>() / 4, "{dead} dead channels: the fixture barely trained");

@@ -114,7 +114,7 @@ fn train_eval_align_merge_print_json_on_synthetic_data() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ckpt = relu_symmetries::train::Checkpoint::open(&a).unwrap();
     let device = burn::tensor::Device::flex();
-    let mut fresh = ckpt.empty_model(&device).unwrap();
+    let mut fresh = ckpt.empty_model(&device).unwrap().into_vgg().expect("a VGG checkpoint");
     assert_ne!(fresh.to_params(), ckpt.load_model(&device).unwrap().to_params());
     {
         use burn::store::{ModuleSnapshot, SafetensorsStore};

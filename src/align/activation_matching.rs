@@ -22,6 +22,18 @@
 //! break the exact equivariance of the merge. The matched correlation is the mean over live–live
 //! pairs only; the dead counts are reported beside it.
 //!
+//! # Residual streams: several taps per space
+//!
+//! A ResNet's residual stream is one hidden space written by several layers (the stem or a
+//! projection, then every block of the stage), and one permutation must serve all of them. Its
+//! statistics are taken at every tap point of the space (the stream after each layer writing into
+//! it, [`crate::nets::Network::tap_points`]) and the correlation matrices of those taps are
+//! averaged before the assignment (each entry over the taps where it is defined), as Git Re-Basin
+//! and REPAIR do for ResNets: a permutation is scored by how well it aligns the stream after
+//! every block, not after one chosen block. A channel is live when it is live at any tap; dead
+//! channels are ordered by the averaged pre-activation correlation. With one tap per space (VGG)
+//! all of this is the plain per-layer matching.
+//!
 //! REPAIR matches layers front to back, recomputing the second network's activations after each
 //! permutation. Permuting a hidden space (outputs of one layer and inputs of the next) leaves every
 //! other space's activations unchanged, so that recomputation yields the same statistics as one
@@ -35,7 +47,7 @@ use serde::{Deserialize, Serialize};
 use super::{Perm, PermSet, assign_max};
 use crate::activations::{Tap, pair_stats};
 use crate::batches::Loader;
-use crate::nets::Vgg;
+use crate::nets::Network;
 use crate::stats::{ChannelStats, PairStats};
 
 /// Result of activation matching.
@@ -58,25 +70,80 @@ pub struct ActivationMatching {
     pub augmented: bool,
 }
 
-/// Joint statistics of one hidden space of two networks.
+/// Joint statistics of one hidden space of two networks, one entry per tap point of the space
+/// (one in VGG; a ResNet's residual stream has one per layer writing into it).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerStats {
-    /// Of the activations (after ReLU): what is matched.
-    pub post: PairStats,
-    /// Of the pre-activations (conv + BN, before ReLU): what orders the dead channels.
-    pub pre: PairStats,
+    /// Of the activations (after ReLU), per tap: what is matched.
+    pub post: Vec<PairStats>,
+    /// Of the pre-activations (before ReLU), per tap: what orders the dead channels.
+    pub pre: Vec<PairStats>,
 }
 
-/// Activation statistics of every hidden space of two networks over one pass of `loader`.
-pub fn activation_stats(a: &Vgg, b: &Vgg, loader: &Loader, device: &Device, progress: &ProgressBar) -> Vec<LayerStats> {
-    pair_stats(a, b, &[Tap::Post, Tap::Pre], loader, device, progress)
-        .into_iter()
-        .map(|mut taps| {
-            let pre = taps.pop().expect("two taps");
-            let post = taps.pop().expect("two taps");
-            LayerStats { post, pre }
-        })
-        .collect()
+impl LayerStats {
+    /// Correlation of the activations, averaged over the taps (entry-wise over the taps where it
+    /// is finite; NaN where it is nowhere). `[C_a, C_b]`.
+    pub fn post_corr(&self) -> ndarray::Array2<f64> {
+        mean_corr(&self.post)
+    }
+
+    /// Correlation of the pre-activations, averaged like [`LayerStats::post_corr`].
+    pub fn pre_corr(&self) -> ndarray::Array2<f64> {
+        mean_corr(&self.pre)
+    }
+
+    /// Which channels of the first network are live (at some tap).
+    pub fn live_a(&self) -> Vec<bool> {
+        any_live(self.post.iter().map(|s| &s.a))
+    }
+
+    /// Which channels of the second network are live (at some tap).
+    pub fn live_b(&self) -> Vec<bool> {
+        any_live(self.post.iter().map(|s| &s.b))
+    }
+}
+
+fn mean_corr(taps: &[PairStats]) -> ndarray::Array2<f64> {
+    let corrs: Vec<ndarray::Array2<f64>> = taps.iter().map(PairStats::corr).collect();
+    let Some(first) = corrs.first() else { return ndarray::Array2::zeros((0, 0)) };
+    ndarray::Array2::from_shape_fn(first.dim(), |ij| {
+        let (mut sum, mut n) = (0.0, 0usize);
+        for c in &corrs {
+            if c[ij].is_finite() {
+                sum += c[ij];
+                n += 1;
+            }
+        }
+        if n == 0 { f64::NAN } else { sum / n as f64 }
+    })
+}
+
+fn any_live<'a>(stats: impl Iterator<Item = &'a ChannelStats>) -> Vec<bool> {
+    let mut out: Vec<bool> = Vec::new();
+    for s in stats {
+        let live = live_channels(s);
+        if out.is_empty() {
+            out = live;
+        } else {
+            out.iter_mut().zip(live).for_each(|(o, l)| *o |= l);
+        }
+    }
+    out
+}
+
+/// Activation statistics of every hidden space of two networks over one pass of `loader`, one
+/// [`LayerStats`] per space (in the order of the structure), gathering each space's tap points.
+pub fn activation_stats<N: Network>(a: &N, b: &N, loader: &Loader, device: &Device, progress: &ProgressBar) -> Vec<LayerStats> {
+    let n_spaces = a.structure().spaces.len();
+    let mut out: Vec<LayerStats> = (0..n_spaces).map(|_| LayerStats { post: Vec::new(), pre: Vec::new() }).collect();
+    let per_tap = pair_stats(a, b, &[Tap::Post, Tap::Pre], loader, device, progress);
+    for (tap, mut views) in a.tap_points().into_iter().zip(per_tap) {
+        let pre = views.pop().expect("two views");
+        let post = views.pop().expect("two views");
+        out[tap.space].post.push(post);
+        out[tap.space].pre.push(pre);
+    }
+    out
 }
 
 /// A channel counts as dead (constant) when its standard deviation over the stream is at most
@@ -104,10 +171,9 @@ pub fn perms_from_stats(stats: &[LayerStats]) -> ActivationMatching {
         augmented: false,
     };
     for st in stats {
-        let s = &st.post;
-        let corr = s.corr();
-        let pre = st.pre.corr();
-        let (la, lb) = (live_channels(&s.a), live_channels(&s.b));
+        let corr = st.post_corr();
+        let pre = st.pre_corr();
+        let (la, lb) = (st.live_a(), st.live_b());
         // live–live: the activation correlation; dead–dead: the pre-activation correlation, a
         // hair more on the diagonal (identity breaks exact ties); live–dead: below anything else,
         // so as many live–live pairs as possible are formed. With equal dead counts the two
@@ -140,7 +206,7 @@ pub fn perms_from_stats(stats: &[LayerStats]) -> ActivationMatching {
 
 // ANCHOR_END: perms_from_stats
 /// Align `b` to `a` by activation matching over one pass of `loader`.
-pub fn activation_matching(a: &Vgg, b: &Vgg, loader: &Loader, device: &Device, progress: &ProgressBar) -> ActivationMatching {
+pub fn activation_matching<N: Network>(a: &N, b: &N, loader: &Loader, device: &Device, progress: &ProgressBar) -> ActivationMatching {
     let stats = activation_stats(a, b, loader, device, progress);
     let mut m = perms_from_stats(&stats);
     m.images = loader.images();
@@ -149,6 +215,6 @@ pub fn activation_matching(a: &Vgg, b: &Vgg, loader: &Loader, device: &Device, p
 }
 
 /// The identity permutation on each hidden space of `net`.
-pub fn identity_for(net: &Vgg) -> PermSet {
-    net.conv_channels().into_iter().map(Perm::identity).collect()
+pub fn identity_for<N: Network>(net: &N) -> PermSet {
+    net.structure().spaces.iter().map(|s| Perm::identity(s.size)).collect()
 }

@@ -15,7 +15,7 @@ use relu_symmetries::device::DeviceChoice;
 use relu_symmetries::experiments::merge::{self as mergex, MergeConfig, Method};
 use relu_symmetries::experiments::results::{AlignReport, BenchReport, EvalReport, MergeKind, MergeReport};
 use relu_symmetries::merge::{RepairMode, permute_model};
-use relu_symmetries::nets::Vgg;
+use relu_symmetries::nets::Net;
 use relu_symmetries::provenance::git_revision;
 use relu_symmetries::train::{self, Checkpoint, ModelKind, RECOMMENDED_INVARIANCE_WEIGHT, Scale, TrainConfig, TrainOptions};
 use serde::Serialize;
@@ -559,8 +559,8 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
 
 /// The two networks of an align/merge command, the data, and the device.
 struct Pair {
-    a: Vgg,
-    partner: Vgg,
+    a: Net,
+    partner: Net,
     ckpt_a: Checkpoint,
     partner_name: String,
     splits: data::Splits,
@@ -795,7 +795,11 @@ fn cmd_export(a: ExportArgs) -> Result<()> {
         .metadata("relusym.net", serde_json::to_string(&ckpt.meta.net)?)
         .metadata("relusym.checkpoint", a.checkpoint.display().to_string())
         .metadata("relusym.git_revision", git_revision());
-    net.save_into(&mut store).map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
+    match &net {
+        Net::Vgg(v) => v.save_into(&mut store),
+        Net::ResNet(r) => r.save_into(&mut store),
+    }
+    .map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
     eprintln!("wrote {} ({} tensors)", a.out.display(), net.to_params().len());
     Ok(())
 }

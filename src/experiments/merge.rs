@@ -10,6 +10,9 @@
 //!    evaluate on the test set. Endpoints are evaluated as they are. Several repair modes share
 //!    one alignment and the endpoint evaluations ([`merge_experiments`]).
 //! 4. Barriers, per-layer equivariance errors (flip partner), variance collapse at α = ½.
+//!
+//! Every step is generic over [`Network`]: VGGs and ResNets (and a checkpoint's
+//! [`crate::nets::Net`], either of them) take the same path.
 
 use std::time::Instant;
 
@@ -24,7 +27,7 @@ use crate::merge::{
     MergeError, RepairMode, endpoint_pre_stats, interpolate, permute_model, pre_activation_stats, repair, repair_closed_form, reset_batch_norm,
 };
 use crate::metrics::{Barriers, CurvePoint, LayerEquivariance, barriers, layerwise_equivariance, variance_ratios};
-use crate::nets::Vgg;
+use crate::nets::Network;
 use crate::train::{EvalMetrics, accuracy_and_loss, evaluate_on};
 
 /// How to find the permutations.
@@ -141,7 +144,7 @@ pub fn stats_loader<'a>(splits: &'a Splits, cfg: &MergeConfig) -> Loader<'a> {
 }
 
 /// Align `partner` to `reference`.
-pub fn align(reference: &Vgg, partner: &Vgg, cfg: &MergeConfig, splits: &Splits, device: &Device, show: bool) -> Result<Alignment, MergeError> {
+pub fn align<N: Network>(reference: &N, partner: &N, cfg: &MergeConfig, splits: &Splits, device: &Device, show: bool) -> Result<Alignment, MergeError> {
     let t = Instant::now();
     let loader = stats_loader(splits, cfg);
     let pb = bar(loader.images() as u64, show, "statistics");
@@ -180,7 +183,7 @@ pub fn align(reference: &Vgg, partner: &Vgg, cfg: &MergeConfig, splits: &Splits,
 
 /// Per-layer equivariance of `net` given an alignment of its flipped copy to it (live-channel
 /// measures over the channels live in `net`).
-pub fn equivariance_report(net: &Vgg, alignment: &Alignment) -> Result<Vec<LayerEquivariance>, MergeError> {
+pub fn equivariance_report<N: Network>(net: &N, alignment: &Alignment) -> Result<Vec<LayerEquivariance>, MergeError> {
     layerwise_equivariance(&net.to_params(), &net.structure(), &alignment.perms, Some(&alignment.live_a))
 }
 
@@ -274,19 +277,34 @@ pub struct Timings {
 }
 
 /// The network merged with the reference.
-#[derive(Clone, Copy, Debug)]
-pub enum Partner<'a> {
+#[derive(Debug)]
+pub enum Partner<'a, N> {
     /// The reference's own flipped copy x ↦ f(hflip x): the GCNN barrier.
     Flip,
     /// An independently trained twin: the ordinary barrier.
-    Twin(&'a Vgg),
+    Twin(&'a N),
 }
+
+impl<N> Clone for Partner<'_, N> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<N> Copy for Partner<'_, N> {}
 
 /// Align, merge along the α grid, repair and evaluate.
 ///
 /// For the flip partner, the α = 1 endpoint (the aligned flipped net, which computes
 /// x ↦ f(hflip x) exactly) is read off the α = 0 evaluation, which already computes f(hflip x).
-pub fn merge_experiment(a: &Vgg, partner: Partner, cfg: &MergeConfig, splits: &Splits, device: &Device, show: bool) -> Result<MergeOutcome, MergeError> {
+pub fn merge_experiment<N: Network>(
+    a: &N,
+    partner: Partner<'_, N>,
+    cfg: &MergeConfig,
+    splits: &Splits,
+    device: &Device,
+    show: bool,
+) -> Result<MergeOutcome, MergeError> {
     let mut all = merge_experiments(a, partner, cfg, &[cfg.repair], splits, device, show)?;
     Ok(all.remove(0))
 }
@@ -301,9 +319,9 @@ fn check_repair(repair: RepairMode, batch_norm: bool) -> Result<(), MergeError> 
 
 /// [`merge_experiment`] for several repair modes at once: one alignment, one set of endpoint
 /// statistics and one evaluation of each endpoint serve every mode (`cfg.repair` is ignored).
-pub fn merge_experiments(
-    a: &Vgg,
-    partner: Partner,
+pub fn merge_experiments<N: Network>(
+    a: &N,
+    partner: Partner<'_, N>,
     cfg: &MergeConfig,
     repairs: &[RepairMode],
     splits: &Splits,

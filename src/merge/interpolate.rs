@@ -2,7 +2,7 @@
 
 use super::MergeError;
 use crate::align::{PermSpec, apply_perms};
-use crate::nets::{ParamMap, Vgg};
+use crate::nets::{Network, ParamMap};
 
 /// θ_α = (1−α)θ_a + αθ_b for every tensor (BatchNorm running statistics included).
 pub fn interpolate(a: &ParamMap, b: &ParamMap, alpha: f64) -> Result<ParamMap, MergeError> {
@@ -22,7 +22,7 @@ pub fn interpolate(a: &ParamMap, b: &ParamMap, alpha: f64) -> Result<ParamMap, M
 }
 
 /// The network with its hidden channels permuted (computes the same function).
-pub fn permute_model(net: &Vgg, perms: &[crate::align::Perm]) -> Result<Vgg, MergeError> {
+pub fn permute_model<N: Network>(net: &N, perms: &[crate::align::Perm]) -> Result<N, MergeError> {
     let spec = PermSpec::from_structure(&net.structure())?;
     Ok(net.with_params(&apply_perms(&net.to_params(), &spec, perms)?))
 }

@@ -2,11 +2,13 @@
 //! variance collapse of interpolated nets — BatchNorm statistics reset and REPAIR.
 //!
 //! * [`interpolate`]: θ_α = (1−α)θ_a + αθ_b, every parameter and running statistic.
-//! * [`reset_batch_norm`]: recompute BatchNorm running statistics as the plain average over a
-//!   data pass (BatchNorm nets).
-//! * [`repair`] / [`repair_closed_form`]: REPAIR for nets without BatchNorm — reset each channel's
-//!   pre-activation mean and standard deviation to the interpolation of the endpoints' and fold
-//!   the correction into the convolution.
+//! * [`reset_batch_norm`]: recompute every BatchNorm's running statistics as the plain average
+//!   over a data pass (BatchNorm nets).
+//! * [`repair`] / [`repair_closed_form`]: REPAIR — reset each channel's mean and standard
+//!   deviation at every repair point (BatchNorm outputs, or conv outputs in a plain net) to the
+//!   interpolation of the endpoints' and fold the correction into the preceding affine map.
+//!
+//! Everything is generic over [`crate::nets::Network`] (VGG and ResNet alike).
 
 mod bn_reset;
 mod interpolate;
@@ -14,7 +16,7 @@ mod repair;
 
 pub use bn_reset::reset_batch_norm;
 pub use interpolate::{interpolate, permute_model};
-pub use repair::{RepairMode, RepairStats, endpoint_pre_stats, pre_activation_stats, repair, repair_closed_form};
+pub use repair::{RepairMode, RepairPoint, RepairStats, endpoint_pre_stats, pre_activation_stats, repair, repair_closed_form, repair_points};
 
 /// Errors of merging.
 #[derive(Debug, thiserror::Error)]

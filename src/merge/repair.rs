@@ -1,38 +1,57 @@
 //! REPAIR (Jordan et al., ICLR 2023).
 //!
 //! Interpolating two aligned networks shrinks the variance of hidden units (their weights
-//! partially cancel). REPAIR resets, for every channel of every conv, the merged network's
-//! pre-activation statistics to the interpolation of the endpoints':
+//! partially cancel). REPAIR resets, at every *repair point*, each channel of the merged network's
+//! statistics to the interpolation of the endpoints':
 //!
 //! ```text
 //! goal mean μ* = (1−α) μ_a + α μ_b,   goal std σ* = (1−α) σ_a + α σ_b,
 //! ```
 //!
-//! and folds the affine correction `z ↦ (z − μ) σ*/σ + μ*` into the conv: `W ← W σ*/σ`,
-//! `b ← (b − μ) σ*/σ + μ*`.
+//! and folds the affine correction `z ↦ (z − μ) σ*/σ + μ*` into the last per-channel affine map
+//! before the point: `W ← W σ*/σ`, `b ← (b − μ) σ*/σ + μ*` for a conv, `γ ← γ·σ*/σ`,
+//! `β ← (β − μ)·σ*/σ + μ*` for a BatchNorm.
 //!
-//! * [`repair`] measures the merged network's μ, σ layer by layer, front to back, each layer
-//!   seeing the already-corrected earlier layers (exact statistics, one forward pass in all).
-//!   For a network with BatchNorm the pre-activation is the BatchNorm's output: the merged net's
-//!   BatchNorm statistics are first reset ([`super::reset_batch_norm`]), then the correction is
-//!   folded into the BatchNorm's affine parameters, `γ ← γ·σ*/σ`, `β ← (β − μ)·σ*/σ + μ*` — REPAIR
-//!   on top of BN reset, as REPAIR's BatchNorm experiments do.
+//! The repair points ([`repair_points`]) are every BatchNorm's output in a network with
+//! BatchNorm (VGG-BN: one per conv; ResNet: the stem's, both of every block and every projection
+//! shortcut's — REPAIR's ResNet recipe, which corrects each normalised branch before the residual
+//! sum), and every conv's output (its pre-activation) in a plain VGG.
+//!
+//! * [`repair`] measures the merged network's μ, σ and corrects them front to back, each point
+//!   seeing the already-corrected earlier ones.
+//!   - A chain of conv blocks (VGG) is corrected exactly: the stream's images are kept on the
+//!     device and pushed through one layer at a time, so each layer's statistics are measured on
+//!     the already-corrected earlier layers over the whole stream, in a single forward pass
+//!     overall. A VGG with BatchNorm has its BatchNorm statistics reset first
+//!     ([`super::reset_batch_norm`]) and the correction folded into the BatchNorm's affine
+//!     parameters — REPAIR on top of BN reset, as REPAIR's BatchNorm experiments do.
+//!   - Any other network with BatchNorm (the ResNet) is corrected as REPAIR's own code does: one
+//!     pass in which every BatchNorm's output is normalised with its *batch* statistics and mapped
+//!     to the goal (μ*, σ*), so later layers see corrected inputs; the averages of the batch means
+//!     and (population) variances are then the measured μ, σ², and the correction is folded into
+//!     the BatchNorm. The result is exact when one batch holds the whole stream and otherwise
+//!     off by the batch-to-batch spread (of the order of 1/√(batch positions)). A residual
+//!     network cannot be stepped layer by layer without holding every branch's maps for the whole
+//!     stream, which is why the exact chain procedure is kept for VGG only.
 //! * [`repair_closed_form`] predicts them without touching the merged network: the merged
 //!   pre-activation is approximated by (1−α) z_a + α z_b, whose std is
 //!   √((1−α)²σ_a² + α²σ_b² + 2α(1−α) ρ σ_a σ_b) with ρ the correlation of the matched channels
-//!   (and whose mean is already μ*).
+//!   (and whose mean is already μ*). For plain nets with one tap per hidden space (plain VGG).
 
-use crate::activations::{Tap, channel_stats, pair_stats};
+use std::collections::BTreeMap;
+
+use crate::activations::{Tap, batch_norm_stats, channel_stats, pair_batch_norm_stats, pair_stats};
 use burn::module::Module;
+use burn::nn::BatchNorm;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::ProgressBar;
-use ndarray::Array1;
+use ndarray::{Array1, Ix1};
 use serde::{Deserialize, Serialize};
 
 use super::MergeError;
 use crate::batches::Loader;
-use crate::nets::{ParamMap, Structure, Vgg};
+use crate::nets::{ForwardHooks, Network, ParamMap, Vgg, tensor_to_array};
 use crate::stats::{ChannelStats, PairStats};
 
 /// How to repair a merged network.
@@ -61,17 +80,63 @@ impl RepairMode {
     }
 }
 
-/// Per-layer pre-activation statistics of the two (aligned) endpoints.
+/// Statistics of the two (aligned) endpoints at every repair point.
 #[derive(Clone, Debug)]
 pub struct RepairStats {
-    /// Joint statistics of endpoint a's and aligned endpoint b's pre-activations, per conv.
+    /// Joint statistics of endpoint a's and aligned endpoint b's maps, per repair point (in the
+    /// order of [`repair_points`]).
     pub layers: Vec<PairStats>,
 }
 
-/// Pre-activation statistics of `a` and aligned `b` over one pass (used for REPAIR's goals and
-/// for the variance-collapse measurement).
-pub fn endpoint_pre_stats(a: &Vgg, b: &Vgg, loader: &Loader, device: &Device, progress: &ProgressBar) -> RepairStats {
-    RepairStats { layers: pair_stats(a, b, &[Tap::Pre], loader, device, progress).into_iter().map(|mut t| t.remove(0)).collect() }
+/// A place whose per-channel statistics REPAIR resets, and the affine map it folds into.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairPoint {
+    /// The layer whose output it is: a BatchNorm (`norms.3`, `blocks.2.bn1`) or a tap point
+    /// (`convs.3`).
+    pub name: String,
+    /// The hidden space of its channels.
+    pub space: usize,
+    /// The per-channel scale parameter (BatchNorm γ, or the conv weight's output rows).
+    pub scale: String,
+    /// The per-channel shift parameter (BatchNorm β, or the conv bias).
+    pub shift: String,
+}
+
+/// The repair points of `net`: every BatchNorm's output if it has BatchNorm, else every tap
+/// point's pre-activation (which must then be one per hidden space, with a biased producer).
+pub fn repair_points<N: Network>(net: &N) -> Result<Vec<RepairPoint>, MergeError> {
+    let structure = net.structure();
+    if net.has_batch_norm() {
+        return Ok(structure
+            .batch_norm_layers()
+            .into_iter()
+            .map(|(layer, space)| RepairPoint { name: layer.to_string(), space, scale: format!("{layer}.gamma"), shift: format!("{layer}.beta") })
+            .collect());
+    }
+    let taps = net.tap_points();
+    if taps.len() != structure.spaces.len() || taps.iter().enumerate().any(|(i, t)| t.space != i) {
+        return Err(MergeError::NotApplicable("REPAIR of a network without BatchNorm needs one tap point per hidden space".into()));
+    }
+    taps.into_iter()
+        .map(|t| {
+            let (scale, shift) = structure
+                .output_affine(t.space)
+                .ok_or_else(|| MergeError::NotApplicable(format!("hidden space {} has no per-channel affine map to fold REPAIR into", t.name)))?;
+            Ok(RepairPoint { name: t.name.clone(), space: t.space, scale: scale.to_string(), shift: shift.to_string() })
+        })
+        .collect()
+}
+
+/// Statistics of `a` and aligned `b` at every repair point over one pass (used for REPAIR's goals
+/// and for the variance-collapse measurement): BatchNorm outputs for nets with BatchNorm,
+/// pre-activations otherwise.
+pub fn endpoint_pre_stats<N: Network>(a: &N, b: &N, loader: &Loader, device: &Device, progress: &ProgressBar) -> RepairStats {
+    let layers = if a.has_batch_norm() {
+        pair_batch_norm_stats(a, b, loader, device, progress)
+    } else {
+        pair_stats(a, b, &[Tap::Pre], loader, device, progress).into_iter().map(|mut t| t.remove(0)).collect()
+    };
+    RepairStats { layers }
 }
 
 fn goal(stats: &PairStats, alpha: f64) -> (Array1<f64>, Array1<f64>) {
@@ -88,10 +153,9 @@ fn correction(mean: &Array1<f64>, std: &Array1<f64>, goal_mean: &Array1<f64>, go
     (scale, shift)
 }
 
-/// Fold `z ↦ z·scale + shift` into hidden space `s`'s last affine map before its ReLU (the
-/// BatchNorm's `γ, β`, or the conv's `W, b`: [`Structure::output_affine`]).
-fn fold(params: &mut ParamMap, structure: &Structure, s: usize, scale: &Array1<f64>, shift: &Array1<f64>) {
-    let (wn, bn) = structure.output_affine(s).expect("every hidden space has an affine map before its ReLU");
+/// Fold `z ↦ z·scale + shift` into the per-channel affine map `(wn, bn)` (scale rows, shift):
+/// a BatchNorm's `γ, β`, or a conv's `W, b` ([`crate::nets::Structure::output_affine`]).
+fn fold(params: &mut ParamMap, (wn, bn): (&str, &str), scale: &Array1<f64>, shift: &Array1<f64>) {
     let w = params.get_mut(wn).expect("scale parameter present");
     for (k, mut row) in w.outer_iter_mut().enumerate() {
         let f = scale[k] as f32;
@@ -104,25 +168,116 @@ fn fold(params: &mut ParamMap, structure: &Structure, s: usize, scale: &Array1<f
 }
 // ANCHOR_END: correction
 
-fn check_plain(net: &Vgg) -> Result<(), MergeError> {
+fn check_plain<N: Network>(net: &N) -> Result<(), MergeError> {
     if net.has_batch_norm() {
         return Err(MergeError::NotApplicable("closed-form REPAIR applies to nets without BatchNorm; use bn-reset or repair for BatchNorm nets".into()));
     }
     Ok(())
 }
 
-/// Pre-activation statistics of one network over one pass.
-pub fn pre_activation_stats(net: &Vgg, loader: &Loader, device: &Device) -> Vec<ChannelStats> {
-    channel_stats(net, Tap::Pre, loader, device, &ProgressBar::hidden())
+/// Statistics of one network at its repair points over one pass (BatchNorm outputs for nets with
+/// BatchNorm, pre-activations otherwise), in the order of [`repair_points`].
+pub fn pre_activation_stats<N: Network>(net: &N, loader: &Loader, device: &Device) -> Vec<ChannelStats> {
+    if net.has_batch_norm() {
+        batch_norm_stats(net, loader, device, &ProgressBar::hidden())
+    } else {
+        channel_stats(net, Tap::Pre, loader, device, &ProgressBar::hidden())
+    }
 }
 
-/// REPAIR with measured statistics, front to back: the stream's images are kept on the device
-/// and pushed through one layer at a time, so each layer's statistics are measured exactly on the
-/// already-corrected earlier layers in a single forward pass overall. A BatchNorm net has its
-/// BatchNorm statistics reset first and the correction folded into the BatchNorm affine maps.
-pub fn repair(merged: &Vgg, endpoints: &RepairStats, alpha: f64, loader: &Loader, device: &Device, progress: &ProgressBar) -> Result<Vgg, MergeError> {
+/// REPAIR with measured statistics, front to back (see the module docs: exact for a VGG; one
+/// pass with batch-statistics corrections, as REPAIR's code, for a ResNet). A BatchNorm net gets
+/// the correction folded into its BatchNorm affine maps.
+pub fn repair<N: Network>(merged: &N, endpoints: &RepairStats, alpha: f64, loader: &Loader, device: &Device, progress: &ProgressBar) -> Result<N, MergeError> {
+    let points = repair_points(merged)?;
+    if points.len() != endpoints.layers.len() {
+        return Err(MergeError::Mismatch(format!("{} endpoint statistics for {} repair points", endpoints.layers.len(), points.len())));
+    }
+    if let Some(vgg) = merged.as_vgg() {
+        return Ok(merged.with_params(&repair_chain(vgg, &points, endpoints, alpha, loader, device, progress)));
+    }
+    if !merged.has_batch_norm() {
+        return Err(MergeError::NotApplicable("REPAIR of a network that is not a chain of conv blocks needs BatchNorm layers to fold into".into()));
+    }
+    Ok(merged.with_params(&repair_batch_norms(merged, &points, endpoints, alpha, loader, device, progress)))
+}
+
+/// REPAIR's one-pass correction of every BatchNorm output: normalise with batch statistics, map
+/// to the goal, average the batch statistics (see the module docs).
+struct ResetToGoal {
+    /// Layer → goal (mean, std) as `[1, C, 1, 1]` device tensors.
+    goals: BTreeMap<String, (Tensor<4>, Tensor<4>)>,
+    /// Layer → (Σ batch means, Σ batch population variances) of the BatchNorm's output.
+    sums: BTreeMap<String, (Array1<f64>, Array1<f64>)>,
+}
+
+impl ForwardHooks for ResetToGoal {
+    fn batch_norm(&mut self, layer: &str, bn: &BatchNorm, z: Tensor<4>) -> Tensor<4> {
+        let y = bn.forward(z);
+        let Some((gm, gs)) = self.goals.get(layer) else { return y };
+        let c = y.dims()[1];
+        let mean = y.clone().mean_dim(0).mean_dim(2).mean_dim(3);
+        let centred = y - mean.clone();
+        let var = centred.clone().powi_scalar(2).mean_dim(0).mean_dim(2).mean_dim(3);
+        let host = |t: Tensor<4>| tensor_to_array(t.reshape([c])).mapv(f64::from).into_dimensionality::<Ix1>().expect("1-D");
+        let (m, v) = (host(mean), host(var.clone()));
+        let entry = self.sums.entry(layer.to_string()).or_insert_with(|| (Array1::zeros(c), Array1::zeros(c)));
+        entry.0 += &m;
+        entry.1 += &v;
+        centred / (var.sqrt() + 1e-8) * gs.clone() + gm.clone()
+    }
+}
+
+fn repair_batch_norms<N: Network>(
+    merged: &N,
+    points: &[RepairPoint],
+    endpoints: &RepairStats,
+    alpha: f64,
+    loader: &Loader,
+    device: &Device,
+    progress: &ProgressBar,
+) -> ParamMap {
+    let device = device.clone().inner();
+    let net = merged.for_inference();
+    let to_t = |v: &Array1<f64>| {
+        let c = v.len();
+        Tensor::<1>::from_data(TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), [c]), &device).reshape([1, c, 1, 1])
+    };
+    let goals: Vec<(Array1<f64>, Array1<f64>)> = endpoints.layers.iter().map(|st| goal(st, alpha)).collect();
+    let mut hooks =
+        ResetToGoal { goals: points.iter().zip(&goals).map(|(p, (gm, gs))| (p.name.clone(), (to_t(gm), to_t(gs)))).collect(), sums: BTreeMap::new() };
+    let mut batches = 0usize;
+    for (x, _) in loader.iter(0, &device) {
+        let b = x.dims()[0];
+        let _ = net.forward_hooked(x, &mut hooks);
+        batches += 1;
+        progress.inc(b as u64);
+    }
+    let k = batches.max(1) as f64;
+    let mut params = net.to_params();
+    for (p, (gm, gs)) in points.iter().zip(&goals) {
+        let Some((m, v)) = hooks.sums.get(&p.name) else { continue };
+        let (mean, std) = (m / k, (v / k).mapv(f64::sqrt));
+        let (scale, shift) = correction(&mean, &std, gm, gs);
+        fold(&mut params, (&p.scale, &p.shift), &scale, &shift);
+    }
+    params
+}
+
+/// The exact front-to-back REPAIR of a chain of conv blocks: the stream's images are kept on the
+/// device and pushed through one layer at a time, so each layer's statistics are measured exactly
+/// on the already-corrected earlier layers in a single forward pass overall. A BatchNorm net has
+/// its BatchNorm statistics reset first. Returns the repaired parameters.
+fn repair_chain(
+    merged: &Vgg,
+    points: &[RepairPoint],
+    endpoints: &RepairStats,
+    alpha: f64,
+    loader: &Loader,
+    device: &Device,
+    progress: &ProgressBar,
+) -> ParamMap {
     let merged = &super::reset_batch_norm(merged, loader, device, &ProgressBar::hidden());
-    let structure = merged.structure();
     let device = device.clone().inner();
     let net = merged.valid();
     let mut params = net.to_params();
@@ -135,7 +290,7 @@ pub fn repair(merged: &Vgg, endpoints: &RepairStats, alpha: f64, loader: &Loader
         }
         let (gm, gs) = goal(&endpoints.layers[i], alpha);
         let (scale, shift) = correction(&s.mean, &s.std(), &gm, &gs);
-        fold(&mut params, &structure, i, &scale, &shift);
+        fold(&mut params, (&points[i].scale, &points[i].shift), &scale, &shift);
         let c = scale.len();
         let to_t =
             |v: &Array1<f64>| Tensor::<1>::from_data(TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), [c]), &device).reshape([1, c, 1, 1]);
@@ -143,14 +298,17 @@ pub fn repair(merged: &Vgg, endpoints: &RepairStats, alpha: f64, loader: &Loader
         inputs = zs.into_iter().map(|z| net.pool_if_after(i, relu(z * st.clone() + sh.clone()))).collect();
         progress.inc(1);
     }
-    Ok(merged.with_params(&params))
+    params
 }
 
 /// REPAIR with the closed-form prediction of the merged statistics (no pass over the merged net).
-pub fn repair_closed_form(merged: &Vgg, endpoints: &RepairStats, alpha: f64) -> Result<Vgg, MergeError> {
+pub fn repair_closed_form<N: Network>(merged: &N, endpoints: &RepairStats, alpha: f64) -> Result<N, MergeError> {
     check_plain(merged)?;
+    let points = repair_points(merged)?;
+    if points.len() != endpoints.layers.len() {
+        return Err(MergeError::Mismatch(format!("{} endpoint statistics for {} repair points", endpoints.layers.len(), points.len())));
+    }
     let mut params = merged.to_params();
-    let structure = merged.structure();
     for (i, st) in endpoints.layers.iter().enumerate() {
         let (gm, gs) = goal(st, alpha);
         let (sa, sb) = (st.a.std(), st.b.std());
@@ -162,7 +320,7 @@ pub fn repair_closed_form(merged: &Vgg, endpoints: &RepairStats, alpha: f64) -> 
             })
             .collect();
         let (scale, shift) = correction(&gm, &pred_std, &gm, &gs);
-        fold(&mut params, &structure, i, &scale, &shift);
+        fold(&mut params, (&points[i].scale, &points[i].shift), &scale, &shift);
     }
     Ok(merged.with_params(&params))
 }

@@ -1,6 +1,10 @@
 //! The networks of the paper: VGG11 (optionally with BatchNorm) and its kernel-transformed copy,
 //! the flip-GCNN VGG, the CIFAR ResNet, and a small MLP.
 //!
+//! [`Network`] is what the experiment pipeline (statistics, matching, merging, repair,
+//! evaluation) needs from a network; [`Vgg`] and [`ResNet`] implement it, and [`Net`] is either of
+//! them, as a checkpoint holds it (see [`Network`]'s module docs for why both exist).
+//!
 //! Every model describes its own layer structure (which conv feeds which, where BatchNorm and
 //! pooling sit) so that permutation specs and activation statistics are derived from the model,
 //! never written by hand.
@@ -8,6 +12,7 @@
 mod gcnn;
 mod init;
 mod mlp;
+mod network;
 mod params;
 mod resnet;
 mod structure;
@@ -16,6 +21,7 @@ mod vgg;
 pub use gcnn::{FlipLayout, GcnnConfig, GcnnVgg};
 pub use init::{ParamInit, init_uniform, standard_normal};
 pub use mlp::Mlp;
+pub use network::{ForwardHooks, Net, NetConfig, Network, NoHooks, TapPoint};
 pub use params::{ParamMap, array_to_tensor, replace_param, tensor_to_array};
 pub use resnet::{BasicBlock, Projection, ResNet, ResNetConfig};
 pub use structure::{HiddenSpace, LayerKind, ParamAxes, Structure};

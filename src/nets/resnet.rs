@@ -22,6 +22,12 @@
 //! output of its first conv. Specs derived from it cannot make git-re-basin's classic mistake of
 //! permuting a stream per block.
 //!
+//! # Tap points
+//!
+//! [`ResNet::forward_hooked`] reports a stream's value after every layer writing into it (the stem
+//! and each block's output), and each block's inner space after its first BatchNorm; activation
+//! matching pools a stream's taps (see [`crate::align::activation_matching`]).
+//!
 //! # The flipped network
 //!
 //! [`ResNet::flipped`] flips every kernel. For stride-1 layers with symmetric padding that is
@@ -38,6 +44,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::init::ParamInit;
+use super::network::{ForwardHooks, TapPoint};
 use super::params::{ParamMap, array_to_tensor, replace_param, tensor_to_array};
 use super::structure::{HiddenSpace, LayerKind, ParamAxes, Structure};
 use super::vgg::VggError;
@@ -236,8 +243,59 @@ impl ResNet {
         for block in &self.blocks {
             x = block.forward(x);
         }
+        self.classify(x)
+    }
+
+    /// Global average pool and classifier. `[N, C, H, W] → [N, classes]`.
+    fn classify(&self, x: Tensor<4>) -> Tensor<2> {
         let [n, c, _, _] = x.dims();
         self.head.forward(x.mean_dim(3).mean_dim(2).reshape([n, c]))
+    }
+
+    /// Logits, reporting every tap point of [`ResNet::tap_points`] and routing every BatchNorm
+    /// (`stem_bn`, `blocks.b.bn1`, `blocks.b.bn2`, `blocks.b.shortcut.bn`) through `hooks`.
+    /// Computes the same function as [`ResNet::forward`]. `[N, C_in, H, W] → [N, classes]`.
+    ///
+    /// Taps, in order: the stem (`pre` = its BatchNorm's output, the stream's first value), then
+    /// per block its inner space (`pre` = the first BatchNorm's output) and its output into the
+    /// stream (`pre` = `BN(conv2(·)) + skip`, before the final ReLU).
+    pub fn forward_hooked(&self, x: Tensor<4>, hooks: &mut dyn ForwardHooks) -> Tensor<2> {
+        let pre = hooks.batch_norm("stem_bn", &self.stem_bn, self.stem.forward(x));
+        let mut x = relu(pre.clone());
+        hooks.tap(0, &pre, &x);
+        for (b, block) in self.blocks.iter().enumerate() {
+            let l = format!("blocks.{b}");
+            let z1 = hooks.batch_norm(&format!("{l}.bn1"), &block.bn1, block.conv1.forward(x.clone()));
+            let h = relu(z1.clone());
+            hooks.tap(1 + 2 * b, &z1, &h);
+            let out = hooks.batch_norm(&format!("{l}.bn2"), &block.bn2, block.conv2.forward(h));
+            let skip = match &block.shortcut {
+                Some(p) => hooks.batch_norm(&format!("{l}.shortcut.bn"), &p.bn, p.conv.forward(x)),
+                None => x,
+            };
+            let pre = out + skip;
+            x = relu(pre.clone());
+            hooks.tap(2 + 2 * b, &pre, &x);
+        }
+        self.classify(x)
+    }
+
+    /// The tap points of [`ResNet::forward_hooked`], with the hidden spaces of
+    /// [`ResNet::structure`]: `stem` (stage 0's stream), then per block `blocks.b.inner` (its
+    /// inner space) and `blocks.b` (its stage's stream).
+    pub fn tap_points(&self) -> Vec<TapPoint> {
+        let mut taps = vec![TapPoint { name: "stem".into(), space: 0 }];
+        let (mut n_spaces, mut stream) = (1usize, 0usize);
+        for (b, block) in self.blocks.iter().enumerate() {
+            if block.shortcut.is_some() {
+                stream = n_spaces;
+                n_spaces += 1;
+            }
+            taps.push(TapPoint { name: format!("blocks.{b}.inner"), space: n_spaces });
+            n_spaces += 1;
+            taps.push(TapPoint { name: format!("blocks.{b}"), space: stream });
+        }
+        taps
     }
 
     /// The network with every kernel transformed by `g` (approximately `x ↦ f(g·x)` when strided;

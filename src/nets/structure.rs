@@ -44,7 +44,9 @@ pub struct HiddenSpace {
     /// The parameter (a conv or linear weight) whose output rows define the space; its
     /// post-ReLU activations are what activation matching correlates.
     pub producer: String,
-    /// Index of the block whose output (after ReLU, before pooling) is this space's activation.
+    /// VGG: index of the conv block whose output (after ReLU, before pooling) is this space's
+    /// activation. Informative only: where a space takes its values is said by the network's tap
+    /// points ([`crate::nets::Network::tap_points`]), of which a residual stream has several.
     pub block: usize,
 }
 
@@ -72,6 +74,21 @@ impl Structure {
     /// hidden space `s`, if that space's block has a BatchNorm.
     pub fn batch_norm_param(&self, s: usize, which: &str) -> Option<&str> {
         self.params.iter().find(|p| p.kind == LayerKind::BatchNorm && p.axes == [(0, s)] && p.name.rsplit('.').next() == Some(which)).map(|p| p.name.as_str())
+    }
+
+    /// Every BatchNorm layer (its name prefix, e.g. `norms.3` or `blocks.2.bn1`) with the hidden
+    /// space it normalises, in the order of [`Structure::params`].
+    pub fn batch_norm_layers(&self) -> Vec<(&str, usize)> {
+        let mut out: Vec<(&str, usize)> = Vec::new();
+        for p in &self.params {
+            if p.kind == LayerKind::BatchNorm
+                && let Some(&(_, s)) = p.axes.first()
+                && !out.iter().any(|(l, _)| *l == p.layer)
+            {
+                out.push((p.layer.as_str(), s));
+            }
+        }
+        out
     }
 
     /// The `(scale, shift)` parameters of hidden space `s`'s last per-channel affine map before

@@ -17,6 +17,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::init::ParamInit;
+use super::network::ForwardHooks;
 use super::params::{ParamMap, replace_param, tensor_to_array};
 use super::structure::{HiddenSpace, LayerKind, ParamAxes, Structure};
 use crate::group::D4;
@@ -170,6 +171,24 @@ impl Vgg {
             x = if self.pool_after[i] { self.pool.forward(post) } else { post };
         }
         x
+    }
+
+    /// Logits, reporting block `i`'s pre-activation and ReLU as tap `i` and routing every
+    /// BatchNorm (named `norms.i`) through `hooks` (see [`crate::nets::Network::forward_hooked`]).
+    /// `[N, C_in, H, W] → [N, classes]`.
+    pub fn forward_hooked(&self, x: Tensor<4>, hooks: &mut dyn ForwardHooks) -> Tensor<2> {
+        let mut x = x;
+        for i in 0..self.convs.len() {
+            let z = self.convs[i].forward(x);
+            let pre = match self.norms.get(i) {
+                Some(bn) => hooks.batch_norm(&format!("norms.{i}"), bn, z),
+                None => z,
+            };
+            let post = relu(pre.clone());
+            hooks.tap(i, &pre, &post);
+            x = self.pool_if_after(i, post);
+        }
+        self.classify(x)
     }
 
     /// The 2×2 max-pool that follows block `i`, if any.

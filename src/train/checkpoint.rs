@@ -22,7 +22,7 @@ use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 
 use super::{TrainConfig, TrainError};
-use crate::nets::{Vgg, VggConfig};
+use crate::nets::{Net, NetConfig};
 use crate::provenance::write_atomic;
 
 pub use crate::data::DatasetInfo;
@@ -32,8 +32,9 @@ pub use crate::data::DatasetInfo;
 pub struct CheckpointMeta {
     /// Training hyperparameters (seed included).
     pub train: TrainConfig,
-    /// The network's configuration.
-    pub net: VggConfig,
+    /// The network's configuration: which architecture `model.bpk` holds. A VGG is stored as the
+    /// plain `VggConfig` object (as before ResNets existed), a ResNet as `{"resnet": {…}}`.
+    pub net: NetConfig,
     /// The data.
     pub dataset: DatasetInfo,
     /// The device that trained it.
@@ -117,6 +118,22 @@ pub(crate) fn load_module<M: Module>(module: M, path: &Path) -> Result<M, TrainE
         .map_err(|e| TrainError::Record { path: path.to_path_buf(), message: format!("weights do not fit the network in config.json: {e}") })
 }
 
+/// Save the module inside `net` (so a VGG's file has exactly the record layout of a `Vgg`).
+fn save_net(net: &Net, path: &Path) -> Result<(), TrainError> {
+    match net {
+        Net::Vgg(v) => save_module(v, path),
+        Net::ResNet(r) => save_module(r, path),
+    }
+}
+
+/// Load weights into the module inside `net` (which fixes the architecture).
+fn load_net(net: Net, path: &Path) -> Result<Net, TrainError> {
+    Ok(match net {
+        Net::Vgg(v) => Net::Vgg(load_module(v, path)?),
+        Net::ResNet(r) => Net::ResNet(load_module(r, path)?),
+    })
+}
+
 /// A run's state after its last finished epoch, as `--resume` reads it back.
 pub(crate) struct Resumed<M> {
     /// The weights.
@@ -153,19 +170,19 @@ impl Checkpoint {
         self.dir.join("model.bpk")
     }
 
-    /// A network with this checkpoint's structure, freshly initialised (weights to be loaded).
-    pub fn empty_model(&self, device: &Device) -> Result<Vgg, TrainError> {
+    /// A network with this checkpoint's architecture, freshly initialised (weights to be loaded).
+    pub fn empty_model(&self, device: &Device) -> Result<Net, TrainError> {
         Ok(self.meta.net.init(device, 0)?)
     }
 
-    /// The trained network, on `device`.
-    pub fn load_model(&self, device: &Device) -> Result<Vgg, TrainError> {
-        load_module(self.empty_model(device)?, &self.model_path())
+    /// The trained network, on `device` (the architecture `config.json` names).
+    pub fn load_model(&self, device: &Device) -> Result<Net, TrainError> {
+        load_net(self.empty_model(device)?, &self.model_path())
     }
 
     /// Save the latest weights.
-    pub fn save_model(&self, model: &Vgg) -> Result<(), TrainError> {
-        save_module(model, &self.model_path())
+    pub fn save_model(&self, model: &Net) -> Result<(), TrainError> {
+        save_net(model, &self.model_path())
     }
 
     /// Path of the weights kept after `epoch` (see [`super::TrainOptions::keep_epochs`]).
@@ -174,10 +191,10 @@ impl Checkpoint {
     }
 
     /// Keep the weights after `epoch` as a snapshot.
-    pub fn save_epoch_model(&self, model: &Vgg, epoch: usize) -> Result<(), TrainError> {
+    pub fn save_epoch_model(&self, model: &Net, epoch: usize) -> Result<(), TrainError> {
         let path = self.epoch_model_path(epoch);
         std::fs::create_dir_all(self.dir.join("epochs")).map_err(TrainError::io(&path))?;
-        save_module(model, &path)
+        save_net(model, &path)
     }
 
     /// The epochs whose weights were kept, ascending.
@@ -199,7 +216,7 @@ impl Checkpoint {
     }
 
     /// The network after `epoch` (a kept snapshot), or the final one for `None`.
-    pub fn load_model_at(&self, epoch: Option<usize>, device: &Device) -> Result<Vgg, TrainError> {
+    pub fn load_model_at(&self, epoch: Option<usize>, device: &Device) -> Result<Net, TrainError> {
         match epoch {
             None => self.load_model(device),
             Some(k) => {
@@ -207,7 +224,7 @@ impl Checkpoint {
                 if !path.exists() {
                     return Err(TrainError::Mismatch { path, message: format!("no weights kept after epoch {k} (kept: {:?})", self.kept_epochs()?) });
                 }
-                load_module(self.empty_model(device)?, &path)
+                load_net(self.empty_model(device)?, &path)
             }
         }
     }
@@ -288,5 +305,75 @@ impl Checkpoint {
         let opath = dir.join(&state.optimizer);
         let optim = optim.load(&opath).map_err(|e| TrainError::Record { path: opath.clone(), message: e.to_string() })?;
         Ok(Some(Resumed { model, optim, epoch: state.epoch, step: state.step, elapsed_s: state.elapsed_s }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nets::{Network, ResNetConfig, VggConfig};
+    use crate::testing::{max_abs_diff, random_images};
+
+    /// A checkpoint written before ResNets existed: `"net"` is a plain `VggConfig` object.
+    #[test]
+    fn a_vgg_checkpoint_written_before_resnets_still_opens_and_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs/study/noflip-s0");
+        let ckpt = Checkpoint::open(&dir).unwrap();
+        assert_eq!(ckpt.meta.train.model, crate::train::ModelKind::Vgg11Bn);
+        assert_eq!(ckpt.meta.net, NetConfig::Vgg(VggConfig::vgg11(0.25).with_batch_norm(true)));
+        // and it is written back in the same shape
+        let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
+        let original: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(serde_json::to_value(&ckpt.meta).unwrap()["net"], original["net"]);
+        let device = Device::flex();
+        let net = ckpt.load_model(&device).unwrap();
+        let vgg = net.as_vgg().expect("a VGG");
+        assert!(vgg.has_batch_norm());
+        assert_ne!(net.to_params(), ckpt.empty_model(&device).unwrap().to_params(), "weights were loaded");
+        let x = random_images(&device, 2, 3, 32, 1);
+        let y = Network::for_inference(&net).forward(x.clone());
+        assert_eq!(max_abs_diff(y.clone(), vgg.forward(x)), 0.0);
+        assert!(y.into_data().try_to_vec::<f32>().unwrap().iter().all(|v| v.is_finite()));
+    }
+
+    /// Randomise BatchNorm statistics and affine maps, so a lost running statistic would show.
+    fn randomised(net: &Net) -> Net {
+        let mut p = net.to_params();
+        for (k, v) in p.iter_mut() {
+            if k.contains("bn") {
+                let n = v.len() as f32;
+                v.indexed_iter_mut().for_each(|(i, x)| *x = 0.5 + i[0] as f32 / n);
+            }
+        }
+        net.with_params(&p)
+    }
+
+    #[test]
+    fn a_resnet_checkpoint_records_its_architecture_and_loads_back_bit_for_bit() {
+        let dir = std::env::temp_dir().join(format!("relusym-ckpt-resnet-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let device = Device::flex();
+        let cfg = NetConfig::from(ResNetConfig { in_channels: 3, num_classes: 4, ..ResNetConfig::new(1, 0.25) });
+        let net = randomised(&cfg.init(&device, 5).unwrap());
+        let meta = CheckpointMeta {
+            train: TrainConfig { model: crate::train::ModelKind::Resnet20, ..TrainConfig::default() },
+            net: cfg.clone(),
+            dataset: DatasetInfo::describe(
+                crate::data::DatasetKind::Synthetic,
+                None,
+                &crate::data::SyntheticSpec { n_train: 4, n_test: 4, ..Default::default() }.generate(),
+            ),
+            device: "test".into(),
+            git_revision: "test".into(),
+            crate_version: "test".into(),
+        };
+        let ckpt = Checkpoint::create(&dir, meta).unwrap();
+        ckpt.save_model(&net).unwrap();
+        let back = Checkpoint::open(&dir).unwrap().load_model(&device).unwrap();
+        assert!(back.as_resnet().is_some(), "a ResNet checkpoint loads a ResNet");
+        assert_eq!(back.to_params(), net.to_params());
+        let x = random_images(&device, 2, 3, 32, 6);
+        assert_eq!(max_abs_diff(back.for_inference().forward(x.clone()), net.for_inference().forward(x)), 0.0);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::nets::VggConfig;
+use crate::nets::{NetConfig, ResNetConfig, VggConfig};
 
 /// Which network to train.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -16,12 +16,20 @@ pub enum ModelKind {
     Gcnn,
     /// The flip-equivariant VGG11 with BatchNorm.
     GcnnBn,
+    /// The CIFAR ResNet-20 (BatchNorm, projection shortcuts), with the width multiplier on its
+    /// 16/32/64 channels.
+    Resnet20,
 }
 
 impl ModelKind {
     /// Whether the model has BatchNorm.
     pub fn batch_norm(self) -> bool {
-        matches!(self, ModelKind::Vgg11Bn | ModelKind::GcnnBn)
+        matches!(self, ModelKind::Vgg11Bn | ModelKind::GcnnBn | ModelKind::Resnet20)
+    }
+
+    /// Whether the model is a ResNet.
+    pub fn is_resnet(self) -> bool {
+        matches!(self, ModelKind::Resnet20)
     }
 
     /// Whether the model is the flip-equivariant GCNN.
@@ -185,7 +193,18 @@ impl TrainConfig {
         if !(0.0..=1.0).contains(&self.gcnn_self_fraction) {
             return bad("the GCNN self-symmetric fraction must be in [0, 1]");
         }
-        self.vgg(3, 10).validate().map_err(|e| ConfigError(e.to_string()))
+        self.net(3, 10).validate().map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The network configuration of the model kind for a dataset with `in_channels` and
+    /// `num_classes` (what a checkpoint records; a GCNN records the plain VGG it exports to).
+    pub fn net(&self, in_channels: usize, num_classes: usize) -> NetConfig {
+        if self.model.is_resnet() { self.resnet(in_channels, num_classes).into() } else { self.vgg(in_channels, num_classes).into() }
+    }
+
+    /// The ResNet configuration (for ResNet models): ResNet-20 (3 blocks per stage) at `width`.
+    pub fn resnet(&self, in_channels: usize, num_classes: usize) -> ResNetConfig {
+        ResNetConfig { num_classes, in_channels, ..ResNetConfig::new(3, self.width) }
     }
 
     /// The GCNN configuration (for GCNN models).
@@ -193,7 +212,8 @@ impl TrainConfig {
         crate::nets::GcnnConfig { vgg: self.vgg(in_channels, num_classes), self_fraction: self.gcnn_self_fraction }
     }
 
-    /// The network configuration for a dataset with `in_channels` and `num_classes`.
+    /// The VGG configuration (for VGG and GCNN models) for a dataset with `in_channels` and
+    /// `num_classes`.
     pub fn vgg(&self, in_channels: usize, num_classes: usize) -> VggConfig {
         VggConfig { width: self.width, batch_norm: self.model.batch_norm(), num_classes, in_channels }
     }
@@ -265,6 +285,27 @@ mod tests {
         assert!(c.flip_augmentation);
         assert_eq!(c.crop_padding, 4);
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn model_kinds_keep_their_kebab_case_names_and_resnet20_is_a_batch_norm_resnet() {
+        for (kind, name) in [
+            (ModelKind::Vgg11, "vgg11"),
+            (ModelKind::Vgg11Bn, "vgg11-bn"),
+            (ModelKind::Gcnn, "gcnn"),
+            (ModelKind::GcnnBn, "gcnn-bn"),
+            (ModelKind::Resnet20, "resnet20"),
+        ] {
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<ModelKind>(&format!("\"{name}\"")).unwrap(), kind);
+            assert_eq!(<ModelKind as clap::ValueEnum>::from_str(name, false), Ok(kind));
+        }
+        let c = TrainConfig { model: ModelKind::Resnet20, width: 0.5, ..TrainConfig::default() };
+        assert!(c.model.batch_norm() && c.model.is_resnet() && !c.model.is_gcnn());
+        let NetConfig::ResNet { resnet } = c.net(1, 7) else { panic!("resnet20 makes a ResNet config") };
+        assert_eq!((resnet.blocks_per_stage, resnet.width, resnet.in_channels, resnet.num_classes, resnet.strided), (3, 0.5, 1, 7, true));
+        assert!(matches!(TrainConfig::default().net(3, 10), NetConfig::Vgg(_)));
+        assert!(TrainConfig { width: 0.0, ..c }.validate().is_err());
     }
 
     #[test]

@@ -1,6 +1,5 @@
 //! Evaluation: accuracy, loss and flip invariance of a network on a dataset.
 
-use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::Device;
 use indicatif::ProgressBar;
@@ -9,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::batches::Loader;
 use crate::data::Dataset;
 use crate::group::D4;
-use crate::nets::Vgg;
+use crate::nets::Network;
 
 /// Test-set metrics of one network.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -38,14 +37,14 @@ impl EvalMetrics {
 }
 
 /// Evaluate `model` (in inference mode, no autodiff) on the first `limit` images of `ds`.
-pub fn evaluate(model: &Vgg, ds: &Dataset, batch_size: usize, limit: Option<usize>, device: &Device, progress: &ProgressBar) -> EvalMetrics {
+pub fn evaluate<N: Network>(model: &N, ds: &Dataset, batch_size: usize, limit: Option<usize>, device: &Device, progress: &ProgressBar) -> EvalMetrics {
     evaluate_on(model, &Loader::ordered(ds, batch_size).limit(limit), device, progress)
 }
 
 /// Accuracy and mean cross-entropy of `model` on every batch of `loader`, without the flipped
 /// pass (half the cost of [`evaluate_on`]).
-pub fn accuracy_and_loss(model: &Vgg, loader: &Loader, device: &Device, progress: &ProgressBar) -> (f64, f64) {
-    let model = model.valid();
+pub fn accuracy_and_loss<N: Network>(model: &N, loader: &Loader, device: &Device, progress: &ProgressBar) -> (f64, f64) {
+    let model = model.for_inference();
     let device = device.clone().inner();
     let ce = CrossEntropyLossConfig::new().init(&device);
     let (mut n, mut correct, mut loss_sum) = (0usize, 0i64, 0f64);
@@ -62,7 +61,7 @@ pub fn accuracy_and_loss(model: &Vgg, loader: &Loader, device: &Device, progress
 }
 
 /// Evaluate `model` (in inference mode, no autodiff) on every batch of `loader`.
-pub fn evaluate_on(model: &Vgg, loader: &Loader, device: &Device, progress: &ProgressBar) -> EvalMetrics {
+pub fn evaluate_on<N: Network>(model: &N, loader: &Loader, device: &Device, progress: &ProgressBar) -> EvalMetrics {
     let s = paired_pass(model, loader, D4::HFLIP, device, progress);
     EvalMetrics {
         images: s.images,
@@ -95,7 +94,7 @@ pub struct GroupInvariance {
 
 /// [`GroupInvariance`] of `model` under `g` on every batch of `loader` (images must be square
 /// for rotations).
-pub fn invariance_under(model: &Vgg, g: D4, loader: &Loader, device: &Device, progress: &ProgressBar) -> GroupInvariance {
+pub fn invariance_under<N: Network>(model: &N, g: D4, loader: &Loader, device: &Device, progress: &ProgressBar) -> GroupInvariance {
     let s = paired_pass(model, loader, g, device, progress);
     GroupInvariance {
         element: g.name(),
@@ -118,8 +117,8 @@ struct PairedPass {
     relative_logit_change: f64,
 }
 
-fn paired_pass(model: &Vgg, loader: &Loader, g: D4, device: &Device, progress: &ProgressBar) -> PairedPass {
-    let model = model.valid();
+fn paired_pass<N: Network>(model: &N, loader: &Loader, g: D4, device: &Device, progress: &ProgressBar) -> PairedPass {
+    let model = model.for_inference();
     let device = device.clone().inner();
     let ce = CrossEntropyLossConfig::new().init(&device);
     let (mut n, mut correct, mut agree, mut loss_sum, mut rel_sum) = (0usize, 0i64, 0i64, 0f64, 0f64);
@@ -157,7 +156,7 @@ fn paired_pass(model: &Vgg, loader: &Loader, g: D4, device: &Device, progress: &
 mod tests {
     use super::*;
     use crate::data::SyntheticSpec;
-    use crate::nets::VggConfig;
+    use crate::nets::{Vgg, VggConfig};
 
     fn setup() -> (Vgg, Dataset, Device) {
         let device = Device::flex();

@@ -21,7 +21,7 @@ use super::{TrainConfig, TrainError};
 use crate::data::{Augment, BatchPlan, Normalize, Splits, fill_batch};
 use crate::device::ChosenDevice;
 use crate::group::D4;
-use crate::nets::{GcnnVgg, Vgg};
+use crate::nets::{GcnnVgg, ResNet, Vgg};
 use crate::provenance::git_revision;
 
 /// How to run a training job (everything that is not a hyperparameter).
@@ -81,7 +81,13 @@ fn bar(len: u64, enabled: bool, template: &str) -> ProgressBar {
 
 /// Train a network according to `cfg` on `splits`, writing checkpoints to `opts.out`.
 pub fn train(cfg: &TrainConfig, splits: &Splits, dataset: DatasetInfo, device: &ChosenDevice, opts: &TrainOptions) -> Result<TrainSummary, TrainError> {
-    if cfg.model.is_gcnn() { train_net::<GcnnVgg>(cfg, splits, dataset, device, opts) } else { train_net::<Vgg>(cfg, splits, dataset, device, opts) }
+    if cfg.model.is_gcnn() {
+        train_net::<GcnnVgg>(cfg, splits, dataset, device, opts)
+    } else if cfg.model.is_resnet() {
+        train_net::<ResNet>(cfg, splits, dataset, device, opts)
+    } else {
+        train_net::<Vgg>(cfg, splits, dataset, device, opts)
+    }
 }
 
 fn train_net<M: TrainableNet>(
@@ -97,7 +103,7 @@ fn train_net<M: TrainableNet>(
         _ => splits.train.clone(),
     });
     let test_set = &splits.test;
-    let net_cfg = cfg.vgg(train_set.channels, train_set.classes.len());
+    let net_cfg = cfg.net(train_set.channels, train_set.classes.len());
     let meta = CheckpointMeta {
         train: cfg.clone(),
         net: net_cfg.clone(),

@@ -1,4 +1,4 @@
-//! Training VGG nets with REPAIR's recipe: SGD with momentum and weight decay, per-iteration
+//! Training VGG nets, flip-GCNNs and ResNets with REPAIR's recipe: SGD with momentum and weight decay, per-iteration
 //! warm-up and linear decay, crop/flip augmentation, an optional invariance loss, per-epoch
 //! evaluation, atomic checkpoints and exact resume.
 

@@ -45,5 +45,5 @@ pub fn trained_net(model: ModelKind, seed: u64, tag: &str) -> (Vgg, Splits) {
     let dir = temp_dir(tag);
     quick_train(&quick_config(model, 3, seed), &splits, &dir, false);
     let net = Checkpoint::open(&dir).unwrap().load_model(&Device::flex()).unwrap();
-    (net, splits)
+    (net.into_vgg().expect("a VGG checkpoint"), splits)
 }

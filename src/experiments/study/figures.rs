@@ -9,7 +9,7 @@ use super::Variant;
 use super::report::{HeadlineRow, Stat, StructureRow, StudyReport, TrendRow, repair_name, strongest_repair};
 use crate::experiments::merge::{Alignment, MergeOutcome, MergePoint, Method};
 use crate::merge::RepairMode;
-use crate::nets::Vgg;
+use crate::nets::Network;
 use crate::plots::{BarSeries, FilterPanel, PlotError, Series, bar_chart, filter_grid, line_chart};
 use crate::train::EpochRecord;
 
@@ -195,9 +195,10 @@ pub fn training_figure(runs: &[(String, Vec<EpochRecord>)], curve: TrainingCurve
 
 /// Two panels for `net`: its first-layer kernels, and the kernels of its flipped copy permuted
 /// by `alignment` (its first permutation) — equal panels mean a GCNN-like first layer.
-pub fn filter_panels(net: &str, model: &Vgg, alignment: &Alignment) -> Vec<FilterPanel> {
+pub fn filter_panels<N: Network>(net: &str, model: &N, alignment: &Alignment) -> Vec<FilterPanel> {
     let params = model.to_params();
-    let Some(w) = params.get("convs.0.weight") else { return Vec::new() };
+    let structure = model.structure();
+    let Some(w) = structure.spaces.first().and_then(|s| params.get(&s.producer)) else { return Vec::new() };
     let Some(perm) = alignment.perms.first() else { return Vec::new() };
     let order: Vec<usize> = (0..w.shape()[0]).collect();
     let partner: Vec<usize> = order.iter().map(|&i| perm.get(i)).collect();

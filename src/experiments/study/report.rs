@@ -271,6 +271,7 @@ fn setting_words(t: &crate::train::TrainConfig) -> String {
         crate::train::ModelKind::Vgg11Bn => "VGG11-BN",
         crate::train::ModelKind::Gcnn => "GCNN-VGG11",
         crate::train::ModelKind::GcnnBn => "GCNN-VGG11-BN",
+        crate::train::ModelKind::Resnet20 => "ResNet-20",
     };
     let mut s = format!("{model} ×{}, {} ep., batch {}, lr {}", t.width, t.epochs, t.batch_size, t.lr);
     if t.invariance_loss > 0.0 {

@@ -184,7 +184,7 @@ pub fn run_merge_job(
     device: &ChosenDevice,
     show: bool,
 ) -> Result<PairResult, StudyError> {
-    let load = |name: &str| -> Result<crate::nets::Vgg, StudyError> {
+    let load = |name: &str| -> Result<crate::nets::Net, StudyError> {
         let dir = runs.join(name);
         let net = spec.net(name).ok_or_else(|| StudyError::Missing { path: dir.clone() })?;
         if !is_trained(&dir, &net) {
