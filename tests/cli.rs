@@ -124,6 +124,49 @@ fn train_eval_align_merge_print_json_on_synthetic_data() {
 }
 
 #[test]
+fn train_align_merge_work_on_a_resnet_checkpoint() {
+    let dir = common::temp_dir("cli-resnet");
+    let a = dir.join("a");
+    let cache = dir.join("cache");
+    let cache = cache.to_str().unwrap();
+    let t = relusym(&[
+        "train",
+        "--dataset",
+        "synthetic",
+        "--scale",
+        "smoke",
+        "--model",
+        "resnet20",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--cache",
+        cache,
+        "--out",
+        a.to_str().unwrap(),
+        "--json",
+    ]);
+    let summary: TrainSummary = serde_json::from_value(t).expect("train prints a TrainSummary");
+    assert_eq!(summary.epochs, 1);
+    let ckpt = relu_symmetries::train::Checkpoint::open(&a).unwrap();
+    assert!(ckpt.load_model(&burn::tensor::Device::flex()).unwrap().as_resnet().is_some());
+    let common = ["--a", a.to_str().unwrap(), "--flip", "--stats-images", "200", "--device", "cpu", "--cache", cache, "--json"];
+    let al: AlignReport = serde_json::from_value(relusym(&[&["align"][..], &common[..]].concat())).expect("align prints an AlignReport");
+    let spaces = ckpt.empty_model(&burn::tensor::Device::flex()).unwrap().structure().spaces.len();
+    assert_eq!(al.layers.len(), spaces, "one row per hidden space: 3 streams and 9 inner spaces");
+    for l in &al.layers {
+        // each space's row carries its producer's equivariance measures (not another conv's)
+        assert!(l.equivariance_error.is_some_and(f64::is_finite) && l.moved_share.is_some(), "{}: {l:?}", l.space);
+    }
+    assert!(al.head_equivariance_error.is_some());
+    let m = relusym(&[&["merge", "--repair", "repair", "--alphas", "0,0.5,1", "--test-subset", "100"][..], &common[..]].concat());
+    let m: MergeReport = serde_json::from_value(m).expect("merge prints a MergeReport");
+    assert_eq!(m.curve.iter().map(|c| c.alpha).collect::<Vec<_>>(), vec![0.0, 0.5, 1.0]);
+    assert!(m.curve.iter().all(|c| c.loss.is_finite()));
+}
+
+#[test]
 fn bad_input_gives_a_clear_error_naming_the_problem() {
     let out = Command::new(env!("CARGO_BIN_EXE_relusym")).args(["eval", "--checkpoint", "/nonexistent/run", "--device", "cpu"]).output().unwrap();
     assert!(!out.status.success());

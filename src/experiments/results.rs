@@ -185,16 +185,19 @@ pub struct AlignReport {
 }
 
 impl AlignReport {
-    /// Assemble the report of `alignment`; `equivariance` (flip partner) has one entry per hidden
-    /// space and then the classifier's.
+    /// Assemble the report of `alignment`; `equivariance` (flip partner) has one entry per weight
+    /// of the network, as [`crate::metrics::layerwise_equivariance`] gives it: the producers of the
+    /// hidden spaces (the entries with a live count, in the order of the spaces), other weights
+    /// writing into a space (a ResNet block's second conv), and the classifier last.
     pub fn new(a: PathBuf, partner: String, device: String, spaces: &[String], alignment: &Alignment, equivariance: Option<&[LayerEquivariance]>) -> Self {
+        let producers: Option<Vec<&LayerEquivariance>> = equivariance.map(|e| e.iter().filter(|l| l.live.is_some()).collect());
         let layers = alignment
             .perms
             .iter()
             .enumerate()
             .map(|(i, perm)| {
                 let c = perm.cycle_counts();
-                let e = equivariance.and_then(|e| e.get(i));
+                let e = producers.as_ref().and_then(|e| e.get(i).copied());
                 AlignLayer {
                     space: spaces.get(i).cloned().unwrap_or_else(|| format!("space{i}")),
                     channels: perm.len(),
