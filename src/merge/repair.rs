@@ -282,7 +282,7 @@ fn repair_chain(
     let net = merged.valid();
     let mut params = net.to_params();
     let mut inputs: Vec<Tensor<4>> = loader.iter(0, &device).map(|(x, _)| x).collect();
-    for i in 0..net.convs.len() {
+    for (i, point) in points.iter().enumerate().take(net.convs.len()) {
         let zs: Vec<Tensor<4>> = inputs.drain(..).map(|x| net.pre_activation(i, x)).collect();
         let mut s = ChannelStats::new(net.conv_channels()[i]);
         for z in &zs {
@@ -290,7 +290,7 @@ fn repair_chain(
         }
         let (gm, gs) = goal(&endpoints.layers[i], alpha);
         let (scale, shift) = correction(&s.mean, &s.std(), &gm, &gs);
-        fold(&mut params, (&points[i].scale, &points[i].shift), &scale, &shift);
+        fold(&mut params, (&point.scale, &point.shift), &scale, &shift);
         let c = scale.len();
         let to_t =
             |v: &Array1<f64>| Tensor::<1>::from_data(TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), [c]), &device).reshape([1, c, 1, 1]);

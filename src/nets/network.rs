@@ -228,6 +228,9 @@ impl From<ResNetConfig> for NetConfig {
 
 /// A network of either architecture: what a checkpoint holds. Implements [`Network`]; its
 /// inherent methods of the same names make the trait import unnecessary for callers.
+// A net is held one or two at a time, and boxing the larger variant would only add an
+// indirection to every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Net {
     /// A VGG (plain, BatchNorm, or an exported GCNN).
