@@ -64,11 +64,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     mine[0].curve_table();
 
-    // A block: top-level variables in evcxr must not borrow each other (`mine` here).
-    {
+    // In a block: top-level variables in evcxr must not borrow each other (`refs` borrows `mine`).
+    let figure = {
         let refs: Vec<_> = mine.iter().collect();
         let (gcnn_side, twin_side): (Vec<_>, Vec<_>) = if partner.is_none() { (refs, Vec::new()) } else { (Vec::new(), refs) };
         Svg::draw(&out.join("mine.svg"), |p| figures::curves_figure(a, cfg.method, &gcnn_side, &twin_side, figures::CurveMetric::Accuracy, p))?
-    }
+    };
+    figure;
     Ok(())
 }
