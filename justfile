@@ -83,6 +83,22 @@ smoke:
 bench device="auto":
     {{relusym}} bench --device {{device}}
 
+# Paired benchmark against PyTorch (bench/paired.py): sets up bench/.venv with PyTorch from PyPI (run
+# on the CPU with 2 threads), alternates relusym and PyTorch on identical work for `rounds` rounds
+# (VGG11 training and inference at widths 0.25/0.5/1 with and without BatchNorm, and the whole
+# flip-self merge pipeline), writes results/cpu/bench-paired.json and regenerates the Speed chapter's
+# table from it. About 5 minutes a round on 2 cores: run it on a quiet machine.
+bench-paired rounds="3":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    [ -x bench/.venv/bin/python ] || python3 -m venv bench/.venv
+    bench/.venv/bin/python -c "import torch, numpy, PIL, scipy" 2>/dev/null \
+        || bench/.venv/bin/python -m pip install --quiet torch numpy pillow scipy
+    cargo build --quiet --bin relusym
+    bench/.venv/bin/python bench/paired.py --relusym target/debug/relusym --rounds {{rounds}} \
+        --checkpoint runs/study/flip-s0 --out results/cpu/bench-paired.json
+    {{relusym}} figures --runs runs/cpu --results results/cpu --out book/src/generated
+
 # Every test (what CI runs).
 test:
     cargo test

@@ -7,7 +7,9 @@ assignment via `torch`-independent Hungarian (scipy if installed), TrackLayer/Re
 BatchNorm running averages (`momentum=None`), fusing, and test evaluation. It performs the same work
 as `relusym merge --a CKPT --flip --method activation --repair repair --alphas 0,0.5,1`:
 matching on the flipped copy, endpoint statistics, REPAIR at alpha = 0.5, and evaluation (accuracy,
-loss, flip agreement) at alpha = 0, 0.5, 1 plus the unaligned midpoint.
+loss, flip agreement) at alpha = 0, 0.5, 1 plus the unaligned midpoint. For a net with BatchNorm
+(the weights hold `norms.{i}.*`) the repair is REPAIR's recipe for BatchNorm nets, a reset of the
+merged net's BatchNorm statistics (`--repair bn-reset` in relusym).
 
 Usage:
     relusym export --checkpoint runs/cpu/flip-s0 --out /tmp/flip-s0.safetensors
@@ -65,15 +67,19 @@ def augment(x, rng):
 class VGG(nn.Module):
     cfg = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
 
-    def __init__(self, w):
+    def __init__(self, w, bn=False):
         super().__init__()
+        self.w, self.bn = w, bn
         layers, c = [], 3
         for v in self.cfg:
             if v == "M":
                 layers.append(nn.MaxPool2d(2))
             else:
                 o = max(1, round(v * w))
-                layers += [nn.Conv2d(c, o, 3, padding=1), nn.ReLU(inplace=True)]
+                layers.append(nn.Conv2d(c, o, 3, padding=1))
+                if bn:
+                    layers.append(nn.BatchNorm2d(o))
+                layers.append(nn.ReLU(inplace=True))
                 c = o
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(c, 10)
@@ -97,13 +103,21 @@ def read_safetensors(path):
     return out
 
 
+def has_batch_norm(path):
+    return any(k.startswith("norms.") for k in read_safetensors(path))
+
+
 def load_weights(model, path):
     p = read_safetensors(path)
     t = lambda k: torch.tensor(p[k].copy())
     convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    norms = [m for m in model.features if isinstance(m, nn.BatchNorm2d)]
     with torch.no_grad():
         for i, c in enumerate(convs):
             c.weight.copy_(t(f"convs.{i}.weight")); c.bias.copy_(t(f"convs.{i}.bias"))
+        for i, b in enumerate(norms):
+            b.weight.copy_(t(f"norms.{i}.gamma")); b.bias.copy_(t(f"norms.{i}.beta"))
+            b.running_mean.copy_(t(f"norms.{i}.running_mean")); b.running_var.copy_(t(f"norms.{i}.running_var"))
         model.classifier.weight.copy_(t("head.weight").T); model.classifier.bias.copy_(t("head.bias"))
 
 
@@ -153,6 +167,11 @@ def permute_output(perm, conv):
     conv.weight.data = conv.weight.data[perm]; conv.bias.data = conv.bias.data[perm]
 
 
+def permute_batch_norm(perm, bn):
+    for t in (bn.weight, bn.bias, bn.running_mean, bn.running_var):
+        t.data = t.data[perm]
+
+
 def permute_input(perm, layer):
     layer.weight.data = layer.weight.data[:, perm]
 
@@ -163,15 +182,19 @@ def align(model0, model1, loader):
         if not isinstance(feats[i], nn.ReLU):
             continue
         perm = get_layer_perm(model0.features[:i + 1], feats[:i + 1], loader)
-        permute_output(perm, feats[i - 1])
+        if isinstance(feats[i - 1], nn.BatchNorm2d):
+            permute_batch_norm(perm, feats[i - 1])
+            permute_output(perm, feats[i - 2])
+        else:
+            permute_output(perm, feats[i - 1])
         nxt = next((feats[j] for j in range(i + 1, len(feats)) if isinstance(feats[j], nn.Conv2d)), model1.classifier)
         permute_input(perm, nxt)
 
 
 def mix(model0, model1, alpha, w):
-    m = VGG(w)
+    m = VGG(w, model0.bn)
     sd0, sd1 = model0.state_dict(), model1.state_dict()
-    m.load_state_dict({k: (1 - alpha) * sd0[k] + alpha * sd1[k] for k in sd0})
+    m.load_state_dict({k: sd0[k] if k.endswith("num_batches_tracked") else (1 - alpha) * sd0[k] + alpha * sd1[k] for k in sd0})
     return m
 
 
@@ -267,21 +290,26 @@ def main():
     train = to_tensor(tx); test = to_tensor(vx); test_y = torch.tensor(vy)
     rng = np.random.default_rng(0)
     stats = list(batches(augment(train, rng), a.batch))  # one augmented pass, reused (as our loader)
-    model0 = VGG(a.width); load_weights(model0, a.weights); model0.eval()
+    bn = has_batch_norm(a.weights)
+    model0 = VGG(a.width, bn); load_weights(model0, a.weights); model0.eval()
     times = {}
     t_all = time.perf_counter()
     t = time.perf_counter()
-    model1 = VGG(a.width); model1.load_state_dict(model0.state_dict())
+    model1 = VGG(a.width, bn); model1.load_state_dict(model0.state_dict())
     with torch.no_grad():
         for m in model1.features:
             if isinstance(m, nn.Conv2d):
                 m.weight.data = m.weight.data.flip(-1)
-    flipped = VGG(a.width); flipped.load_state_dict(model1.state_dict())
+    flipped = VGG(a.width, bn); flipped.load_state_dict(model1.state_dict())
     align(model0, model1, stats)
     times["align"] = time.perf_counter() - t
     t = time.perf_counter()
     merged = mix(model0, model1, 0.5, a.width)
-    repaired = repair(model0, model1, merged, stats, a.width)
+    if bn:  # REPAIR's recipe for BatchNorm nets: reset the merged net's statistics
+        reset_bn_stats(merged, stats)
+        repaired = merged.eval()
+    else:
+        repaired = repair(model0, model1, merged, stats, a.width)
     times["merge_repair"] = time.perf_counter() - t
     t = time.perf_counter()
     res = {
@@ -292,7 +320,7 @@ def main():
     }
     times["evaluate"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - t_all
-    print(json.dumps({"torch": torch.__version__, "threads": a.threads, "results": res, "seconds": times}, indent=1))
+    print(json.dumps({"torch": torch.__version__, "threads": a.threads, "batch_norm": bn, "results": res, "seconds": times}, indent=1))
 
 
 if __name__ == "__main__":

@@ -16,13 +16,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match theory::relu_commutation(&a, 1e-12)? {
         theory::ReluCommutation::Commutes(c) => println!("commutes: {:?}", c.scaled_permutation),
         theory::ReluCommutation::DoesNotCommute(f) => println!("does not commute: {f:?}"),
-    }
+    };
 
     println!("{}\n{}", sections[1].title, sections[1].text);
 
     for s in &sections[2..4] {
         println!("{}\n{}\n", s.title, s.text);
-    }
+    };
 
     for s in &sections[4..] {
         println!("{}\n{}\n", s.title, s.text);

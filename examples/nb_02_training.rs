@@ -34,8 +34,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         epochs: 2,
         warmup_epochs: 0.5,
         eval_every: 1,
-        subset: Some(5000),     // training images
-        test_subset: Some(2000),
+        subset: Some(5000),     // training images (a seeded random sample)
+        test_subset: Some(2000), // a class-stratified sample of the test set
         flip_augmentation: true,
         invariance_loss: 0.0,   // 1.0 is the study's inv variant
         ..spec.config(relu_symmetries::experiments::study::Variant::Flip, 0.125, 0)

@@ -36,20 +36,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         method: Method::Activation,
         alphas: vec![0.0, 0.25, 0.5, 0.75, 1.0],
         stats_images: 2000,
-        eval_images: Some(2000),
+        eval_images: Some(2000), // a class-stratified sample of the test set; None: all 10,000
         ..spec.merge.clone()
     };
     let repairs = [RepairMode::None, RepairMode::BnReset, RepairMode::Repair];
     let (splits, _) = notebook::cifar10()?;
-    let device = DeviceChoice::Cpu.resolve().device;
+    let cpu = DeviceChoice::Cpu.resolve(); // burn's flex backend; `cpu.device` is the device
     let runs = repo().join("runs/study");
-    let net = Checkpoint::open(&runs.join(a))?.load_model(&device)?;
+    let net = Checkpoint::open(&runs.join(a))?.load_model(&cpu.device)?;
     let twin = match partner {
-        Some(b) => Some(Checkpoint::open(&runs.join(b))?.load_model(&device)?),
+        Some(b) => Some(Checkpoint::open(&runs.join(b))?.load_model(&cpu.device)?),
         None => None,
     };
     let started = std::time::Instant::now();
-    let mine = merge_experiments(&net, twin.as_ref().map_or(Partner::Flip, Partner::Twin), &cfg, &repairs, &splits, &device, false)?;
+    let mine = merge_experiments(&net, twin.as_ref().map_or(Partner::Flip, Partner::Twin), &cfg, &repairs, &splits, &cpu.device, false)?;
     format!("{} merges in {:.0} s", mine.len(), started.elapsed().as_secs_f64());
 
     use relu_symmetries::experiments::study::report::repair_name;
@@ -64,8 +64,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     mine[0].curve_table();
 
-    let refs: Vec<_> = mine.iter().collect();
-    let (gcnn_side, twin_side): (Vec<_>, Vec<_>) = if partner.is_none() { (refs, Vec::new()) } else { (Vec::new(), refs) };
-    Svg::draw(&out.join("mine.svg"), |p| figures::curves_figure(a, cfg.method, &gcnn_side, &twin_side, figures::CurveMetric::Accuracy, p))?;
+    // In a block: top-level variables in evcxr must not borrow each other (`refs` borrows `mine`).
+    let figure = {
+        let refs: Vec<_> = mine.iter().collect();
+        let (gcnn_side, twin_side): (Vec<_>, Vec<_>) = if partner.is_none() { (refs, Vec::new()) } else { (Vec::new(), refs) };
+        Svg::draw(&out.join("mine.svg"), |p| figures::curves_figure(a, cfg.method, &gcnn_side, &twin_side, figures::CurveMetric::Accuracy, p))?
+    };
+    figure;
     Ok(())
 }

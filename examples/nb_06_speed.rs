@@ -5,7 +5,8 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     use relu_symmetries::display::Markdown;
     use relu_symmetries::notebook::repo;
-    Markdown(std::fs::read_to_string(repo().join("book/src/generated/bench.md"))?);
+    let committed = std::fs::read_to_string(repo().join("book/src/generated/bench.md"))?;
+    Markdown(committed);
 
     use relu_symmetries::{bench, device::DeviceChoice};
     use relu_symmetries::tables::{Table, Values};

@@ -26,11 +26,13 @@ for name in "$@"; do
     fi
     echo "executing $nb ($state build folder)"
     start=$(date +%s)
+    load_before=$(cut -d' ' -f1 /proc/loadavg)
     jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=10800 \
         --ExecutePreprocessor.kernel_name=rust "$nb"
     secs=$(( $(date +%s) - start ))
     echo "$nb: $secs s ($state)"
-    printf '{"notebook":"%s","seconds":%d,"build_folder":"%s","date":"%s","cores":%d,"evcxr":"%s"}\n' \
-        "$name" "$secs" "$state" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc)" "$(evcxr_jupyter --version 2>/dev/null | tr -d '\n' || echo unknown)" \
+    # load_1min before and after: other work on the machine slows a run (a quiet machine reads ~0).
+    printf '{"notebook":"%s","seconds":%d,"build_folder":"%s","date":"%s","cores":%d,"load_1min_before":%s,"load_1min_after":%s,"evcxr":"%s"}\n' \
+        "$name" "$secs" "$state" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc)" "$load_before" "$(cut -d' ' -f1 /proc/loadavg)" "$(evcxr_jupyter --version 2>/dev/null | tr -d '\n' || echo unknown)" \
         >> notebooks/timings.jsonl
 done

@@ -22,7 +22,7 @@
 //! * [`train`]: the training loop (REPAIR's recipe), invariance loss, checkpoints, evaluation.
 //! * [`mod@bench`]: training and inference throughput.
 //! * [`display`]: rich output in notebooks (HTML, Markdown, SVG through evcxr).
-//! * [`tables`], [`plots`]: result tables (polars; also as Markdown and HTML) and figures (plotters).
+//! * [`tables`], [`plots`]: result tables (CSV, Parquet through polars with the `parquet` feature, Markdown, HTML) and figures (plotters).
 //! * [`experiments`]: the paper's experiments and the decisive study, their typed results and
 //!   the book's generated tables and figures.
 //! * [`notebook`]: paths and data for the Jupyter notebooks (the repository, CIFAR-10, scratch).

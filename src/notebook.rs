@@ -26,12 +26,13 @@ pub fn scratch(name: &str) -> std::io::Result<PathBuf> {
 
 /// CIFAR-10 as the CLI reads it, resolved against [`repo`]: `data/cifar10` if it exists, else
 /// `$CIFAR10_ARCHIVE`; decoded once into `data/cache` (later calls read the cache in well under
-/// a second). Progress goes to stderr.
+/// a second; the first decode takes about half a minute). Quiet: a notebook's output should not
+/// show this machine's paths.
 pub fn cifar10() -> Result<(Splits, DatasetInfo), DataError> {
     let root = repo();
     let local = root.join(crate::data::CIFAR10_DEFAULT_DIR);
     let source = if local.exists() { Some(local) } else { None };
-    crate::data::open(DatasetKind::Cifar10, source.as_deref(), &root.join("data").join("cache"), true)
+    crate::data::open(DatasetKind::Cifar10, source.as_deref(), &root.join("data").join("cache"), false)
 }
 
 /// A progress bar that draws nothing, for the library functions that take one (evaluation):

@@ -1,12 +1,21 @@
-//! Result tables: tidy columns written as Parquet and CSV (polars), atomically, with a JSON
-//! sidecar holding units and provenance.
+//! Result tables: tidy columns written as CSV (and Parquet, through polars, with the default
+//! `parquet` feature), atomically, with a JSON sidecar holding units and provenance; also rendered
+//! as Markdown and HTML.
+//!
+//! The CSV is written here, not by polars, so that the crate without the `parquet` feature (the
+//! notebooks load it so: polars is its slowest dependency to compile) writes and reads the same
+//! files. Floats are written in Rust's shortest round-trip form, so [`read_csv`] gives back the
+//! same `f64`s bit for bit.
 
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "parquet")]
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::provenance::{write_atomic, write_atomic_with};
+use crate::provenance::write_atomic;
+#[cfg(feature = "parquet")]
+use crate::provenance::write_atomic_with;
 
 /// A column of values.
 #[derive(Clone, Debug)]
@@ -45,8 +54,12 @@ pub enum TableError {
     #[error("table column {name} has {len} rows, expected {expected}")]
     Ragged { name: String, len: usize, expected: usize },
     /// Polars failed.
+    #[cfg(feature = "parquet")]
     #[error("{path}: {source}")]
     Polars { path: PathBuf, source: PolarsError },
+    /// A CSV file is not a table of this module's shape.
+    #[error("{path}: line {line}: {message}")]
+    Csv { path: PathBuf, line: usize, message: String },
     /// I/O failed.
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
@@ -143,7 +156,32 @@ impl Table {
         }
     }
 
+    /// As CSV: a header of column names, then one line per row. Floats in shortest round-trip
+    /// form (`NaN`, `inf`, `-inf` as such), text quoted when it holds a comma, quote or newline.
+    pub fn to_csv(&self) -> Result<String, TableError> {
+        self.check()?;
+        let quote = |s: &str| if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
+        let mut out = self.columns.iter().map(|(n, _, _)| quote(n)).collect::<Vec<_>>().join(",");
+        out.push('\n');
+        for r in 0..self.rows() {
+            let cells: Vec<String> = self
+                .columns
+                .iter()
+                .map(|(_, v, _)| match v {
+                    Values::F64(x) => format!("{}", x[r]),
+                    Values::I64(x) => x[r].to_string(),
+                    Values::Str(x) => quote(&x[r]),
+                    Values::Bool(x) => x[r].to_string(),
+                })
+                .collect();
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        Ok(out)
+    }
+
     /// As a polars DataFrame.
+    #[cfg(feature = "parquet")]
     pub fn to_frame(&self) -> Result<DataFrame, TableError> {
         self.check()?;
         let rows = self.rows();
@@ -160,23 +198,121 @@ impl Table {
         DataFrame::new(rows, cols).map_err(|source| TableError::Polars { path: PathBuf::new(), source })
     }
 
-    /// Write `dir/name.parquet`, `dir/name.csv` and `dir/name.meta.json` (units + `provenance`).
+    /// Write `dir/name.csv`, `dir/name.meta.json` (units + `provenance`) and, with the `parquet`
+    /// feature, `dir/name.parquet`; returns the files written.
     pub fn write<P: Serialize>(&self, dir: &Path, name: &str, provenance: &P) -> Result<Vec<PathBuf>, TableError> {
         std::fs::create_dir_all(dir).map_err(|source| TableError::Io { path: dir.to_path_buf(), source })?;
-        let mut df = self.to_frame()?;
-        let pq = dir.join(format!("{name}.parquet"));
+        let mut files = Vec::new();
+        #[cfg(feature = "parquet")]
+        {
+            let mut df = self.to_frame()?;
+            let pq = dir.join(format!("{name}.parquet"));
+            write_with(&pq, |f| ParquetWriter::new(f).finish(&mut df).map(|_| ()))?;
+            files.push(pq);
+        }
         let csv = dir.join(format!("{name}.csv"));
+        write_atomic(&csv, self.to_csv()?.as_bytes()).map_err(|source| TableError::Io { path: csv.clone(), source })?;
+        files.push(csv);
         let meta = dir.join(format!("{name}.meta.json"));
-        write_with(&pq, |f| ParquetWriter::new(f).finish(&mut df).map(|_| ()))?;
-        write_with(&csv, |f| CsvWriter::new(f).include_header(true).finish(&mut df))?;
         let units: serde_json::Map<String, serde_json::Value> =
             self.columns.iter().map(|(n, _, u)| (n.clone(), serde_json::Value::String(u.clone()))).collect();
         let text = serde_json::to_string_pretty(&serde_json::json!({ "units": units, "provenance": provenance })).expect("plain data serialises");
         write_atomic(&meta, text.as_bytes()).map_err(|source| TableError::Io { path: meta.clone(), source })?;
-        Ok(vec![pq, csv, meta])
+        files.push(meta);
+        Ok(files)
     }
 }
 
+/// A CSV file read back as text cells: its header and rows (see [`read_csv`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CsvCells {
+    /// The file it came from (for error messages).
+    pub path: PathBuf,
+    /// Column names.
+    pub names: Vec<String>,
+    /// Rows of cells, each as long as `names`.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl CsvCells {
+    /// The column `name`, parsed cell by cell with `parse`; an error names the file, the line and
+    /// the column when it is missing or a cell does not parse.
+    pub fn column<T>(&self, name: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, TableError> {
+        let c = self.names.iter().position(|n| n == name).ok_or_else(|| TableError::Csv {
+            path: self.path.clone(),
+            line: 1,
+            message: format!("no column {name}"),
+        })?;
+        self.rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                parse(&row[c]).ok_or_else(|| TableError::Csv {
+                    path: self.path.clone(),
+                    line: i + 2,
+                    message: format!("column {name}: cannot read {:?}", row[c]),
+                })
+            })
+            .collect()
+    }
+
+    /// The `f64` column `name` (`NaN`, `inf` accepted).
+    pub fn f64s(&self, name: &str) -> Result<Vec<f64>, TableError> {
+        self.column(name, |s| s.parse().ok())
+    }
+}
+
+/// Read a CSV file as written by [`Table::write`] (or polars): a header line, then rows of the
+/// same length; quoted cells may hold commas, doubled quotes and newlines.
+pub fn read_csv(path: &Path) -> Result<CsvCells, TableError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TableError::Io { path: path.to_path_buf(), source })?;
+    let bad = |line: usize, message: String| TableError::Csv { path: path.to_path_buf(), line, message };
+    let mut records: Vec<(usize, Vec<String>)> = Vec::new();
+    let (mut cell, mut record, mut quoted, mut line, mut start) = (String::new(), Vec::new(), false, 1usize, 1usize);
+    let mut chars = text.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match (quoted, ch) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => {
+                line += usize::from(c == '\n');
+                cell.push(c);
+            }
+            (false, '"') if cell.is_empty() => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut cell)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                record.push(std::mem::take(&mut cell));
+                records.push((start, std::mem::take(&mut record)));
+                line += 1;
+                start = line;
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    if quoted {
+        return Err(bad(start, "unterminated quoted cell".into()));
+    }
+    if !cell.is_empty() || !record.is_empty() {
+        record.push(cell);
+        records.push((start, record));
+    }
+    let mut it = records.into_iter();
+    let (_, names) = it.next().ok_or_else(|| bad(1, "empty file, no header".into()))?;
+    let mut rows = Vec::new();
+    for (at, row) in it {
+        if row.len() != names.len() {
+            return Err(bad(at, format!("{} cells, the header has {}", row.len(), names.len())));
+        }
+        rows.push(row);
+    }
+    Ok(CsvCells { path: path.to_path_buf(), names, rows })
+}
+
+#[cfg(feature = "parquet")]
 fn write_with(path: &Path, f: impl FnOnce(&mut dyn std::io::Write) -> PolarsResult<()>) -> Result<(), TableError> {
     /// Either failure of a table write, before it is given its path.
     enum Failure {
@@ -207,15 +343,61 @@ mod tests {
             Values::Str(vec!["activation".into(); 3]),
         );
         let files = t.write(&dir, "curve", &serde_json::json!({"seed": 1})).unwrap();
-        assert_eq!(files.len(), 3);
+        assert_eq!(files.len(), if cfg!(feature = "parquet") { 3 } else { 2 });
         let csv = std::fs::read_to_string(dir.join("curve.csv")).unwrap();
         assert!(csv.starts_with("alpha,accuracy,method"));
         assert_eq!(csv.lines().count(), 4);
-        let df = ParquetReader::new(std::fs::File::open(dir.join("curve.parquet")).unwrap()).finish().unwrap();
-        assert_eq!(df.height(), 3);
-        let ragged = Table::new().col("a", "", Values::I64(vec![1])).col("b", "", Values::I64(vec![]));
-        assert!(matches!(ragged.to_frame(), Err(TableError::Ragged { .. })));
+        let back = read_csv(&dir.join("curve.csv")).unwrap();
+        assert_eq!(back.f64s("accuracy").unwrap(), vec![0.9, 0.5, 0.8]);
+        #[cfg(feature = "parquet")]
+        {
+            let df = ParquetReader::new(std::fs::File::open(dir.join("curve.parquet")).unwrap()).finish().unwrap();
+            assert_eq!(df.height(), 3);
+            let ragged = Table::new().col("a", "", Values::I64(vec![1])).col("b", "", Values::I64(vec![]));
+            assert!(matches!(ragged.to_frame(), Err(TableError::Ragged { .. })));
+        }
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn csv_round_trips_every_value_bit_for_bit_including_awkward_text() {
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(7);
+        let floats: Vec<f64> = (0..200)
+            .map(|i| match i {
+                0 => f64::NAN,
+                1 => f64::INFINITY,
+                2 => -0.0,
+                3 => 1e-300,
+                _ => f64::from_bits(rand::RngExt::random::<u64>(&mut rng) >> 2) * if i % 2 == 0 { 1.0 } else { -1.0 },
+            })
+            .collect();
+        let text: Vec<String> = (0..200).map(|i| ["plain", "a,b", "say \"hi\"", "two\nlines", "", "<&>"][i % 6].to_string()).collect();
+        let t = Table::new()
+            .col("x", "", Values::F64(floats.clone()))
+            .col("n", "", Values::I64((0..200).map(|i| i64::MIN / 3 + i).collect()))
+            .col("s", "", Values::Str(text.clone()))
+            .col("b", "", Values::Bool((0..200).map(|i| i % 3 == 0).collect()));
+        let path = std::env::temp_dir().join(format!("relusym-csv-{}.csv", std::process::id()));
+        std::fs::write(&path, t.to_csv().unwrap()).unwrap();
+        let back = read_csv(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let xs = back.f64s("x").unwrap();
+        assert!(xs.iter().zip(&floats).all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())));
+        assert_eq!(back.column("s", |s| Some(s.to_string())).unwrap(), text);
+        assert_eq!(back.column("n", |s| s.parse::<i64>().ok()).unwrap(), (0..200).map(|i| i64::MIN / 3 + i).collect::<Vec<_>>());
+        assert_eq!(back.column("b", |s| s.parse::<bool>().ok()).unwrap(), (0..200).map(|i| i % 3 == 0).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_malformed_csv_is_an_error_naming_the_file_and_line() {
+        let path = std::env::temp_dir().join(format!("relusym-csv-bad-{}.csv", std::process::id()));
+        for (text, want) in [("a,b\n1,2\n3\n", "line 3"), ("a,b\n\"open,2\n", "unterminated"), ("", "no header"), ("a\nx\n", "cannot read")] {
+            std::fs::write(&path, text).unwrap();
+            let err = read_csv(&path).and_then(|c| c.f64s("a")).unwrap_err().to_string();
+            assert!(err.contains(&*path.to_string_lossy()) && err.contains(want), "{text:?}: {err}");
+        }
+        let _ = std::fs::remove_file(&path);
+        assert!(read_csv(Path::new("/nonexistent/t.csv")).unwrap_err().to_string().contains("/nonexistent/t.csv"));
     }
 
     fn sample() -> Table {

@@ -98,7 +98,7 @@ struct DataArgs {
 /// `--test-subset`.
 #[derive(Args, Clone, Copy)]
 struct TestSubsetArg {
-    /// Evaluate on the first N test images only.
+    /// Evaluate on N test images only (a class-stratified sample, the same every time).
     #[arg(long)]
     test_subset: Option<usize>,
 }

@@ -233,6 +233,20 @@ impl Dataset {
         self.select(&idx)
     }
 
+    /// The images an evaluation limited to `limit` images uses: the whole dataset for `None` (or a
+    /// limit of at least its length), else its class-stratified subset of `n` images
+    /// ([`Dataset::subset_stratified`], seed 0, so every command evaluates on the same images).
+    ///
+    /// Not "the first `n`": datasets are stored in class order (an image folder or archive is read
+    /// sorted by name, `test/airplane/…` first), so the first 2,000 CIFAR-10 test images are two
+    /// classes.
+    pub fn evaluation_subset(&self, limit: Option<usize>) -> std::borrow::Cow<'_, Dataset> {
+        match limit {
+            Some(n) if n < self.len => std::borrow::Cow::Owned(self.subset_stratified(n, 0)),
+            _ => std::borrow::Cow::Borrowed(self),
+        }
+    }
+
     /// Zero-pads every image by `p` pixels on each side: C×H×W → C×(H+2p)×(W+2p).
     /// Used to bring Fashion-MNIST from 28×28 to 32×32 (`pad(2)`).
     pub fn pad(&self, p: usize) -> Dataset {
@@ -414,6 +428,26 @@ mod tests {
         let s = d.subset_stratified(9, 3);
         assert_eq!(s.class_counts(), vec![3, 3, 3]);
         assert_eq!(d.subset_stratified(10, 3).len, 10);
+    }
+
+    #[test]
+    fn a_limited_evaluation_of_a_class_ordered_set_sees_every_class_in_proportion() {
+        // stored in class order, as an image folder is read: 10 of class 0, then 10 of 1, 10 of 2
+        let d = toy(30);
+        let order: Vec<usize> = (0..30).map(|i| (i % 3) * 10 + i / 3).collect();
+        let sorted = d.select(&{
+            let mut idx = vec![0; 30];
+            for (i, &pos) in order.iter().enumerate() {
+                idx[pos] = i;
+            }
+            idx
+        });
+        assert_eq!(&sorted.labels[..10], &[0; 10], "the fixture is class-ordered");
+        let sub = sorted.evaluation_subset(Some(6));
+        assert_eq!(sub.class_counts(), vec![2, 2, 2], "not the first six (all class 0)");
+        assert_eq!(*sub, *sorted.evaluation_subset(Some(6)), "the same images every time");
+        assert!(matches!(sorted.evaluation_subset(None), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(sorted.evaluation_subset(Some(30)).len, 30);
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub struct MergeConfig {
     pub stats_images: usize,
     /// Whether that stream is augmented (crop + flip, as REPAIR's training loader). Default true.
     pub stats_augmented: bool,
-    /// Test images evaluated per α (default all).
+    /// Test images evaluated per α (default all); fewer are a class-stratified sample.
     pub eval_images: Option<usize>,
     /// Batch size of every pass. Default 500.
     pub batch_size: usize,
@@ -347,7 +347,8 @@ pub fn merge_experiments<N: Network>(
     let b = permute_model(partner, &alignment.perms)?;
     let (pa, pb) = (a.to_params(), b.to_params());
     let loader = stats_loader(splits, cfg);
-    let eval_loader = Loader::ordered(&splits.test, cfg.batch_size).limit(cfg.eval_images);
+    let eval_set = splits.test.evaluation_subset(cfg.eval_images);
+    let eval_loader = Loader::ordered(&eval_set, cfg.batch_size);
 
     let t = Instant::now();
     let endpoints = endpoint_pre_stats(a, &b, &loader, device, &bar(loader.images() as u64, show, "statistics"));

@@ -102,15 +102,12 @@ pub enum MlpTableError {
     /// A file could not be read.
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    /// The Parquet file could not be decoded, or a column has the wrong type.
-    #[error("{path}: {source}")]
-    Polars { path: PathBuf, source: polars::error::PolarsError },
+    /// The CSV file could not be read, or a column is missing or does not parse.
+    #[error(transparent)]
+    Table(#[from] crate::tables::TableError),
     /// The sidecar does not hold the experiment's settings.
     #[error("{path}: no experiment settings at provenance.config: {source}")]
     Config { path: PathBuf, source: serde_json::Error },
-    /// A column is missing or has an empty cell.
-    #[error("{path}: column {column} is missing or has an empty cell")]
-    Column { path: PathBuf, column: String },
 }
 
 /// Name of the table files (`<name>.parquet`, `.csv`, `.meta.json`) in an output directory.
@@ -138,40 +135,25 @@ impl MlpConjectureReport {
 }
 
 impl MlpConjectureReport {
-    /// Read a report back from `dir/mlp_conjecture.parquet` and the settings in
+    /// Read a report back from `dir/mlp_conjecture.csv` and the settings in
     /// `dir/mlp_conjecture.meta.json` (as written by `relusym mlp-conjecture --out dir`). The
-    /// numbers are the saved `f64`s, bit for bit; `seconds` is `None`.
+    /// numbers are the saved `f64`s, bit for bit; `seconds` is `None`. Needs no polars.
     pub fn read(dir: &Path) -> Result<Self, MlpTableError> {
-        use polars::prelude::{ParquetReader, SerReader};
-        let pq = dir.join(format!("{TABLE_NAME}.parquet"));
+        let csv = dir.join(format!("{TABLE_NAME}.csv"));
         let meta = dir.join(format!("{TABLE_NAME}.meta.json"));
         let text = std::fs::read_to_string(&meta).map_err(|source| MlpTableError::Io { path: meta.clone(), source })?;
         let config = serde_json::from_str::<serde_json::Value>(&text)
             .and_then(|v| serde_json::from_value::<MlpConjectureConfig>(v["provenance"]["config"].clone()))
             .map_err(|source| MlpTableError::Config { path: meta.clone(), source })?;
-        let file = std::fs::File::open(&pq).map_err(|source| MlpTableError::Io { path: pq.clone(), source })?;
-        let df = ParquetReader::new(file).finish().map_err(|source| MlpTableError::Polars { path: pq.clone(), source })?;
-        let polars_err = |source| MlpTableError::Polars { path: pq.clone(), source };
-        let missing = |column: &str| MlpTableError::Column { path: pq.clone(), column: column.to_string() };
-        let column = |name: &str| df.column(name).map_err(|_| missing(name));
-        let f64s = |name: &str| -> Result<Vec<f64>, MlpTableError> {
-            column(name)?.f64().map_err(polars_err)?.iter().map(|v| v.ok_or_else(|| missing(name))).collect()
-        };
-        let variants: Vec<String> =
-            column("variant")?.str().map_err(polars_err)?.iter().map(|v| v.map(str::to_string).ok_or_else(|| missing("variant"))).collect::<Result<_, _>>()?;
-        let seeds: Vec<u64> = column("seed")?
-            .i64()
-            .map_err(polars_err)?
-            .iter()
-            .map(|v| v.and_then(|s| u64::try_from(s).ok()).ok_or_else(|| missing("seed")))
-            .collect::<Result<_, _>>()?;
-        let involutions: Vec<bool> =
-            column("involutions")?.bool().map_err(polars_err)?.iter().map(|v| v.ok_or_else(|| missing("involutions"))).collect::<Result<_, _>>()?;
-        let (test_mse, invariance) = (f64s("test_mse")?, f64s("invariance_error")?);
-        let layers = (0..).take_while(|l| df.column(&format!("layer{l}_error")).is_ok()).count();
-        let aligned = (0..layers).map(|l| f64s(&format!("layer{l}_error"))).collect::<Result<Vec<_>, _>>()?;
-        let unaligned = (0..layers).map(|l| f64s(&format!("layer{l}_unaligned"))).collect::<Result<Vec<_>, _>>()?;
-        let rows = (0..df.height())
+        let cells = crate::tables::read_csv(&csv)?;
+        let variants: Vec<String> = cells.column("variant", |s| (!s.is_empty()).then(|| s.to_string()))?;
+        let seeds: Vec<u64> = cells.column("seed", |s| s.parse().ok())?;
+        let involutions: Vec<bool> = cells.column("involutions", |s| s.parse().ok())?;
+        let (test_mse, invariance) = (cells.f64s("test_mse")?, cells.f64s("invariance_error")?);
+        let layers = (0..).take_while(|l| cells.names.contains(&format!("layer{l}_error"))).count();
+        let aligned = (0..layers).map(|l| cells.f64s(&format!("layer{l}_error"))).collect::<Result<Vec<_>, _>>()?;
+        let unaligned = (0..layers).map(|l| cells.f64s(&format!("layer{l}_unaligned"))).collect::<Result<Vec<_>, _>>()?;
+        let rows = (0..cells.rows.len())
             .map(|i| MlpRow {
                 variant: variants[i].clone(),
                 seed: seeds[i],

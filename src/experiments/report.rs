@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::experiments::results::{AlignReport, BenchReport, MergeReport, ResultFileError, TorchTiming, read_result};
+use crate::experiments::results::{AlignReport, BenchReport, MergeReport, PairedBench, ResultFileError, TorchTiming, read_result};
 use crate::plots::{PlotError, Series, line_chart};
 use crate::provenance::write_atomic;
 use crate::train::Checkpoint;
@@ -187,6 +187,11 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
         }
         let p = out.join("bench.md");
         write(&p, &t)?;
+        written.push(p);
+    }
+    if let Some(v) = read_result::<PairedBench>(&results.join("bench-paired.json"))? {
+        let p = out.join("bench-paired.md");
+        write(&p, &v.markdown())?;
         written.push(p);
     }
     if let (Some(r), Some(py)) =

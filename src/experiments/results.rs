@@ -18,6 +18,7 @@
 //! | `study …` | [`crate::experiments::study::PairResult`], [`crate::experiments::study::report::StudyReport`] |
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -457,6 +458,152 @@ pub struct TorchTiming {
     pub seconds: std::collections::BTreeMap<String, f64>,
 }
 
+/// The paired benchmark (`bench/paired.py`, `just bench-paired`): relusym and PyTorch on identical
+/// work, run one after the other in alternating order, several rounds
+/// (`results/cpu/bench-paired.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PairedBench {
+    /// When it ran (UTC, ISO 8601).
+    pub date: String,
+    /// The CPU model.
+    pub cpu: String,
+    /// Logical cores of the machine.
+    pub cores: usize,
+    /// Threads each side was given.
+    pub threads: usize,
+    /// PyTorch version.
+    pub pytorch: String,
+    /// The relusym binary that ran.
+    pub relusym: String,
+    /// Rounds (each row has one value per side per round).
+    pub rounds: usize,
+    /// Batch size of the throughput rows.
+    pub batch: usize,
+    /// Wall seconds of the whole benchmark.
+    pub seconds: f64,
+    /// One row per task and setting.
+    pub rows: Vec<PairedRow>,
+}
+
+/// One row of a [`PairedBench`]: a task at one setting, measured on both sides every round.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PairedRow {
+    /// `training`, `inference` or `pipeline`.
+    pub task: String,
+    /// E.g. `width 0.25, BN`.
+    pub setting: String,
+    /// Unit of the values (`images/s` or `s`).
+    pub unit: String,
+    /// Whether larger values are faster (throughput) or slower (seconds).
+    pub higher_is_better: bool,
+    /// relusym's value per round.
+    pub relusym: Vec<f64>,
+    /// PyTorch's value per round.
+    pub pytorch: Vec<f64>,
+    /// Per round, relusym's speed over PyTorch's (> 1: relusym is faster).
+    pub ratios: Vec<f64>,
+    /// Peak resident memory of relusym's process per round, MiB.
+    pub relusym_max_rss_mib: Vec<f64>,
+    /// Peak resident memory of PyTorch's process per round, MiB.
+    pub pytorch_max_rss_mib: Vec<f64>,
+    /// The machine's 1-minute load average before each process of the row.
+    pub load_1min_before: Vec<f64>,
+}
+
+/// The median of `v` (mean of the middle two for an even length); `None` when empty.
+pub fn median(v: &[f64]) -> Option<f64> {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+    if s.is_empty() {
+        return None;
+    }
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    Some(if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 })
+}
+
+impl PairedRow {
+    /// Median of the per-round ratios.
+    pub fn median_ratio(&self) -> Option<f64> {
+        median(&self.ratios)
+    }
+
+    /// Smallest and largest per-round ratio.
+    pub fn ratio_range(&self) -> Option<(f64, f64)> {
+        let lo = self.ratios.iter().copied().reduce(f64::min)?;
+        let hi = self.ratios.iter().copied().reduce(f64::max)?;
+        Some((lo, hi))
+    }
+}
+
+impl PairedBench {
+    /// The Speed chapter's tables: throughput (training and inference), and the pipeline with
+    /// peak memory, as Markdown, each at most six columns wide.
+    pub fn markdown(&self) -> String {
+        let f0 = |v: Option<f64>| v.map_or("–".into(), |x| format!("{x:.0}"));
+        let f1 = |v: Option<f64>| v.map_or("–".into(), |x| format!("{x:.1}"));
+        let ratio = |r: &PairedRow| match (r.median_ratio(), r.ratio_range()) {
+            (Some(m), Some((lo, hi))) => format!("**{m:.2}** ({lo:.2}–{hi:.2})"),
+            _ => "–".into(),
+        };
+        let loads: Vec<f64> = self.rows.iter().flat_map(|r| r.load_1min_before.iter().copied()).collect();
+        let load_max = loads.iter().copied().reduce(f64::max);
+        let mut t = format!(
+            "Paired run of {} on {} ({} cores; each side {} threads), {} rounds in alternating order, {:.0} minutes in all; \
+             PyTorch {}; machine load (1-minute average) before each process: median {}, at most {}.\n\n",
+            self.date.get(..10).unwrap_or(&self.date),
+            self.cpu,
+            self.cores,
+            self.threads,
+            self.rounds,
+            self.seconds / 60.0,
+            self.pytorch,
+            f1(median(&loads)),
+            f1(load_max),
+        );
+        for task in ["training", "inference"] {
+            let rows: Vec<&PairedRow> = self.rows.iter().filter(|r| r.task == task).collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let _ = writeln!(t, "**VGG11 {task}, batch {}** (images/s, medians; ratio = relusym / PyTorch, median and range over rounds)\n", self.batch);
+            t.push_str("| setting | relusym | PyTorch | ratio | peak MiB relusym / PyTorch |\n|---|---|---|---|---|\n");
+            for r in rows {
+                let _ = writeln!(
+                    t,
+                    "| {} | {} | {} | {} | {} / {} |",
+                    r.setting,
+                    f0(median(&r.relusym)),
+                    f0(median(&r.pytorch)),
+                    ratio(r),
+                    f0(median(&r.relusym_max_rss_mib)),
+                    f0(median(&r.pytorch_max_rss_mib))
+                );
+            }
+            t.push('\n');
+        }
+        let pipes: Vec<&PairedRow> = self.rows.iter().filter(|r| r.task == "pipeline").collect();
+        if !pipes.is_empty() {
+            t.push_str(
+                "**Whole flip-self merge pipeline** (wall seconds including start-up and data loading, medians; ratio = PyTorch time / relusym time)\n\n",
+            );
+            t.push_str("| setting | relusym (s) | PyTorch (s) | ratio | peak MiB relusym / PyTorch |\n|---|---|---|---|---|\n");
+            for r in pipes {
+                let _ = writeln!(
+                    t,
+                    "| {} | {} | {} | {} | {} / {} |",
+                    r.setting,
+                    f1(median(&r.relusym)),
+                    f1(median(&r.pytorch)),
+                    ratio(r),
+                    f0(median(&r.relusym_max_rss_mib)),
+                    f0(median(&r.pytorch_max_rss_mib))
+                );
+            }
+        }
+        t
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -465,6 +612,47 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("relusym-results-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn paired_rows_report_the_median_ratio_and_its_range_and_render_one_line_per_row() {
+        let row = |task: &str, setting: &str, r: Vec<f64>, p: Vec<f64>, higher: bool| {
+            let ratios = r.iter().zip(&p).map(|(a, b)| if higher { a / b } else { b / a }).collect();
+            PairedRow {
+                task: task.into(),
+                setting: setting.into(),
+                unit: if higher { "images/s".into() } else { "s".into() },
+                higher_is_better: higher,
+                relusym_max_rss_mib: vec![100.0; r.len()],
+                pytorch_max_rss_mib: vec![200.0; r.len()],
+                load_1min_before: vec![0.5; 2 * r.len()],
+                relusym: r,
+                pytorch: p,
+                ratios,
+            }
+        };
+        let train = row("training", "width 0.25, BN", vec![100.0, 300.0, 200.0], vec![100.0, 100.0, 100.0], true);
+        assert_eq!(train.median_ratio(), Some(2.0));
+        assert_eq!(train.ratio_range(), Some((1.0, 3.0)));
+        let pipe = row("pipeline", "flip-self merge", vec![10.0, 20.0], vec![40.0, 40.0], false);
+        assert_eq!(pipe.median_ratio(), Some(3.0), "PyTorch time over relusym time, mean of the middle two");
+        let bench = PairedBench {
+            date: "2026-11-30T16:00:00Z".into(),
+            cpu: "test CPU".into(),
+            cores: 2,
+            threads: 2,
+            pytorch: "2.0".into(),
+            relusym: "relusym".into(),
+            rounds: 3,
+            batch: 500,
+            seconds: 600.0,
+            rows: vec![train, pipe],
+        };
+        let md = bench.markdown();
+        assert!(md.contains("| width 0.25, BN | 200 | 100 | **2.00** (1.00–3.00) | 100 / 200 |"), "{md}");
+        assert!(md.contains("| flip-self merge | 15.0 | 40.0 | **3.00** (2.00–4.00) | 100 / 200 |"), "{md}");
+        assert!(!md.contains("VGG11 inference"), "no inference rows, no inference table: {md}");
+        assert_eq!(median(&[]), None);
     }
 
     #[test]

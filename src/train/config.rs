@@ -93,7 +93,7 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Train on the first `n` images of a seeded shuffle of the training set. Default all.
     pub subset: Option<usize>,
-    /// Evaluate on the first `n` test images only. Default all.
+    /// Evaluate on `n` test images only (a class-stratified sample). Default all.
     pub test_subset: Option<usize>,
     /// Evaluate every `k` epochs (and always after the last). Default 1.
     pub eval_every: usize,

@@ -36,9 +36,11 @@ impl EvalMetrics {
     }
 }
 
-/// Evaluate `model` (in inference mode, no autodiff) on the first `limit` images of `ds`.
+/// Evaluate `model` (in inference mode, no autodiff) on `ds`, or on a class-stratified subset of
+/// `limit` images of it ([`Dataset::evaluation_subset`]).
 pub fn evaluate<N: Network>(model: &N, ds: &Dataset, batch_size: usize, limit: Option<usize>, device: &Device, progress: &ProgressBar) -> EvalMetrics {
-    evaluate_on(model, &Loader::ordered(ds, batch_size).limit(limit), device, progress)
+    let ds = ds.evaluation_subset(limit);
+    evaluate_on(model, &Loader::ordered(&ds, batch_size), device, progress)
 }
 
 /// Accuracy and mean cross-entropy of `model` on every batch of `loader`, without the flipped

@@ -625,7 +625,7 @@ pub fn markdown_tables(r: &StudyReport) -> Vec<(String, String)> {
         )
         .expect("string write");
     }
-    writeln!(t, "\nOn training images (the first 10,000, un-augmented; not a condition, for comparison):\n\n| variant | flip agreement % | rel. logit change |\n|---|---|---|").expect("string write");
+    writeln!(t, "\nOn training images (10,000, class-stratified, un-augmented; not a condition, for comparison):\n\n| variant | flip agreement % | rel. logit change |\n|---|---|---|").expect("string write");
     for (i, v) in [Variant::NoFlip, Variant::Flip, Variant::FlipInv].into_iter().enumerate() {
         writeln!(
             t,

@@ -75,7 +75,8 @@ impl PairResult {
 pub struct TrainSetInvariance {
     /// Run name.
     pub net: String,
-    /// The metrics on the first `metrics.images` training images (in file order, no augmentation).
+    /// The metrics on a class-stratified sample of `metrics.images` training images (seed 0, no
+    /// augmentation; [`crate::data::Dataset::evaluation_subset`]).
     pub metrics: crate::train::EvalMetrics,
     /// Git revision of the code that measured it.
     pub git_revision: String,
@@ -84,7 +85,7 @@ pub struct TrainSetInvariance {
 /// Training images used by [`train_set_invariance`].
 pub const TRAIN_SET_IMAGES: usize = 10_000;
 
-/// Evaluate the final weights of `net` (trained under `runs`) on the first
+/// Evaluate the final weights of `net` (trained under `runs`) on a class-stratified sample of
 /// [`TRAIN_SET_IMAGES`] training images, with their flips.
 pub fn train_set_invariance(net: &NetSpec, runs: &Path, splits: &Splits, device: &ChosenDevice) -> Result<TrainSetInvariance, StudyError> {
     let dir = runs.join(&net.name);
@@ -92,7 +93,8 @@ pub fn train_set_invariance(net: &NetSpec, runs: &Path, splits: &Splits, device:
         return Err(StudyError::Missing { path: dir });
     }
     let model = Checkpoint::open(&dir)?.load_model(&device.device)?;
-    let loader = crate::batches::Loader::ordered(&splits.train, 1000).limit(Some(TRAIN_SET_IMAGES));
+    let images = splits.train.evaluation_subset(Some(TRAIN_SET_IMAGES));
+    let loader = crate::batches::Loader::ordered(&images, 1000);
     let metrics = crate::train::evaluate_on(&model, &loader, &device.device, &indicatif::ProgressBar::hidden());
     Ok(TrainSetInvariance { net: net.name.clone(), metrics, git_revision: git_revision() })
 }

@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Paired benchmark: relusym against PyTorch on identical work, alternating, with medians of ratios.
+
+Each round runs, one process at a time and in alternating order (relusym first in odd rounds,
+PyTorch first in even ones, so slow drifts of the machine cancel):
+
+* VGG11 training steps and inference at widths 0.25 / 0.5 / 1, batch 500, without and with
+  BatchNorm: `relusym bench --widths W ...` against `bench/torch_vgg.py --widths W ...` (one process
+  per width, so each process's peak memory belongs to one width);
+* the whole flip-self merge pipeline on the same exported weights: `relusym merge --a CK --flip
+  --method activation --repair R --alphas 0,0.5,1 --stats-images 5000` against
+  `bench/repair_reference.py` (the CPU port of REPAIR's notebook code), R = bn-reset for a net with
+  BatchNorm, repair otherwise.
+
+For every row it records each side's value per round, the per-round ratio (relusym's speed over
+PyTorch's: > 1 means relusym is faster), the median ratio with its range, each process's peak
+resident memory (`ru_maxrss` of the finished child, from `os.wait4`) and the machine's 1-minute load
+average before each process. The JSON it writes is read by `relusym` (`PairedBench` in
+`src/experiments/results.rs`), which renders the Speed chapter's table from it.
+
+    just bench-paired            # sets up bench/.venv with PyTorch, then runs this
+    bench/.venv/bin/python bench/paired.py --relusym target/debug/relusym \\
+        --checkpoint runs/study/flip-s0 --data $CIFAR10_ARCHIVE --rounds 3 --out results/bench/paired.json
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WIDTHS = [0.25, 0.5, 1.0]
+
+
+def load1():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def run(cmd, env=None):
+    """Run `cmd` to completion; return (stdout, wall seconds, peak RSS in MiB, load before)."""
+    before = load1()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed with exit code {p.returncode}:\n{stderr[-3000:]}")
+    return stdout, wall, usage.ru_maxrss / 1024.0, before
+
+
+def json_tail(text, what):
+    """The last JSON object printed (relusym and the scripts print exactly one)."""
+    start = text.find("{")
+    if start < 0:
+        sys.exit(f"{what}: no JSON in its output:\n{text[-2000:]}")
+    return json.loads(text[start:])
+
+
+class Row:
+    def __init__(self, task, setting, unit, higher_is_better):
+        self.task, self.setting, self.unit, self.higher = task, setting, unit, higher_is_better
+        self.relusym, self.pytorch = [], []
+        self.relusym_rss, self.pytorch_rss, self.load = [], [], []
+
+    def add(self, side, value, rss, load):
+        getattr(self, side).append(value)
+        getattr(self, side + "_rss").append(rss)
+        self.load.append(load)
+
+    def to_json(self):
+        n = min(len(self.relusym), len(self.pytorch))
+        ratios = [(self.relusym[i] / self.pytorch[i]) if self.higher else (self.pytorch[i] / self.relusym[i]) for i in range(n)]
+        return {
+            "task": self.task,
+            "setting": self.setting,
+            "unit": self.unit,
+            "higher_is_better": self.higher,
+            "relusym": self.relusym,
+            "pytorch": self.pytorch,
+            "ratios": ratios,
+            "relusym_max_rss_mib": self.relusym_rss,
+            "pytorch_max_rss_mib": self.pytorch_rss,
+            "load_1min_before": self.load,
+        }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--relusym", default="target/debug/relusym", help="the relusym binary")
+    ap.add_argument("--checkpoint", default="runs/study/flip-s0", help="the net of the merge pipeline")
+    ap.add_argument("--data", default=os.environ.get("CIFAR10_ARCHIVE", "data/cifar10"), help="CIFAR-10 (archive or folder)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=3, help="timed training steps (and inference passes) per width")
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--stats-images", type=int, default=5000)
+    ap.add_argument("--skip-pipeline", action="store_true", help="throughput rows only")
+    ap.add_argument("--out", default="results/bench/paired.json")
+    a = ap.parse_args()
+
+    import torch  # the venv's PyTorch; imported here so --help works without it
+
+    py = sys.executable
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), RAYON_NUM_THREADS=str(a.threads))
+    rows = {}
+
+    def row(task, setting, unit, higher):
+        key = (task, setting)
+        if key not in rows:
+            rows[key] = Row(task, setting, unit, higher)
+        return rows[key]
+
+    weights = os.path.join(tempfile.mkdtemp(prefix="relusym-paired-"), "weights.safetensors")
+    run([a.relusym, "export", "--checkpoint", a.checkpoint, "--out", weights], env)
+    config = json.load(open(os.path.join(a.checkpoint, "config.json")))
+    width = config["net"]["width"]
+    bn_net = config["net"].get("batch_norm", False)
+    repair = "bn-reset" if bn_net else "repair"
+
+    started = time.time()
+    for r in range(a.rounds):
+        sides = ["relusym", "pytorch"] if r % 2 == 0 else ["pytorch", "relusym"]
+        for bn in (False, True):
+            for w in WIDTHS:
+                setting = f"width {w:g}, {'BN' if bn else 'no BN'}"
+                for side in sides:
+                    if side == "relusym":
+                        cmd = [a.relusym, "bench", "--device", "cpu", "--json", "--widths", str(w), "--batch", str(a.batch), "--steps", str(a.steps), "--warmup", "1"]
+                        if bn:
+                            cmd.append("--batch-norm")
+                    else:
+                        cmd = [py, os.path.join(HERE, "torch_vgg.py"), "--widths", str(w), "--batch", str(a.batch), "--steps", str(a.steps), "--warmup", "1", "--threads", str(a.threads)]
+                        if bn:
+                            cmd.append("--batch-norm")
+                    out, _, rss, load = run(cmd, env)
+                    res = json_tail(out, side)["rows"][0]
+                    row("training", setting, "images/s", True).add(side, res["train_images_per_s"], rss, load)
+                    row("inference", setting, "images/s", True).add(side, res["infer_images_per_s"], rss, load)
+                    print(f"round {r + 1} {side:8} {setting}: train {res['train_images_per_s']:.0f}, inference {res['infer_images_per_s']:.0f} images/s, {rss:.0f} MiB", flush=True)
+        if a.skip_pipeline:
+            continue
+        setting = f"flip-self merge, {os.path.basename(os.path.normpath(a.checkpoint))} (width {width:g}), {repair}"
+        for side in sides:
+            if side == "relusym":
+                cmd = [a.relusym, "merge", "--device", "cpu", "--json", "--a", a.checkpoint, "--flip", "--method", "activation", "--repair", repair,
+                       "--alphas", "0,0.5,1", "--stats-images", str(a.stats_images), "--data", a.data]
+            else:
+                cmd = [py, os.path.join(HERE, "repair_reference.py"), "--weights", weights, "--data", a.data, "--width", str(width),
+                       "--stats-images", str(a.stats_images), "--threads", str(a.threads)]
+            out, wall, rss, load = run(cmd, env)
+            json_tail(out, side)  # both print their result; the wall time includes loading the data
+            row("pipeline", setting, "s", False).add(side, wall, rss, load)
+            print(f"round {r + 1} {side:8} pipeline: {wall:.1f} s, {rss:.0f} MiB", flush=True)
+
+    result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "threads": a.threads,
+        "pytorch": torch.__version__,
+        "relusym": a.relusym,
+        "rounds": a.rounds,
+        "batch": a.batch,
+        "steps": a.steps,
+        "seconds": time.time() - started,
+        "rows": [r.to_json() for r in rows.values()],
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    tmp = a.out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(result, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, a.out)
+    for rw in result["rows"]:
+        med = statistics.median(rw["ratios"]) if rw["ratios"] else float("nan")
+        print(f"{rw['task']:9} {rw['setting']:40} ratio {med:.2f} (relusym / PyTorch speed)")
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
