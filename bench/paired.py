@@ -7,7 +7,8 @@ PyTorch first in even ones, so slow drifts of the machine cancel):
 * VGG11 training steps and inference at widths 0.25 / 0.5 / 1, batch 500, without and with
   BatchNorm: `relusym bench --widths W ...` against `bench/torch_vgg.py --widths W ...` (one process
   per width, so each process's peak memory belongs to one width);
-* the whole flip-self merge pipeline on the same exported weights: `relusym merge --a CK --flip
+* the whole flip-self merge pipeline on the same exported weights (each side's own `total` seconds:
+  matching, statistics, merge + repair, evaluation; and separately the process's wall time): `relusym merge --a CK --flip
   --method activation --repair R --alphas 0,0.5,1 --stats-images 5000` against
   `bench/repair_reference.py` (the CPU port of REPAIR's notebook code), R = bn-reset for a net with
   BatchNorm, repair otherwise.
@@ -170,9 +171,12 @@ def main():
                 cmd = [py, os.path.join(HERE, "repair_reference.py"), "--weights", weights, "--data", a.data, "--width", str(width),
                        "--stats-images", str(a.stats_images), "--threads", str(a.threads)]
             out, wall, rss, load = run(cmd, env)
-            json_tail(out, side)  # both print their result; the wall time includes loading the data
-            row("pipeline", setting, "s", False).add(side, wall, rss, load)
-            print(f"round {r + 1} {side:8} pipeline: {wall:.1f} s, {rss:.0f} MiB", flush=True)
+            # Both report their own seconds per step; `total` leaves out start-up and loading the
+            # data (relusym reads its decoded cache, the port decodes the JPEGs with PIL each run).
+            total = json_tail(out, side)["seconds"]["total"]
+            row("pipeline", setting, "s", False).add(side, total, rss, load)
+            row("pipeline, wall", setting + ", with start-up and data loading", "s", False).add(side, wall, rss, load)
+            print(f"round {r + 1} {side:8} pipeline: {total:.1f} s ({wall:.1f} s wall), {rss:.0f} MiB", flush=True)
 
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -6,7 +6,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     use relu_symmetries::display::Markdown;
     use relu_symmetries::notebook::repo;
     let committed = std::fs::read_to_string(repo().join("book/src/generated/bench.md"))?;
-    Markdown(committed);
+    // `.clone()`: a final expression that moves a top-level variable is shown as plain text by evcxr
+    Markdown(committed.clone());
 
     use relu_symmetries::{bench, device::DeviceChoice};
     use relu_symmetries::tables::{Table, Values};

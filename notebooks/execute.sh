@@ -27,12 +27,17 @@ for name in "$@"; do
     echo "executing $nb ($state build folder)"
     start=$(date +%s)
     load_before=$(cut -d' ' -f1 /proc/loadavg)
+    log=$(mktemp)
     jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=10800 \
-        --ExecutePreprocessor.kernel_name=rust "$nb"
+        --ExecutePreprocessor.kernel_name=rust "$nb" 2>&1 | tee "$log"
     secs=$(( $(date +%s) - start ))
-    echo "$nb: $secs s ($state)"
+    # How much was built: a "warm" folder still rebuilds every dependency whose features changed.
+    crates=$(grep -c '^ *Compiling ' "$log" || true)
+    rm -f "$log"
+    echo "$nb: $secs s ($state build folder, $crates crates compiled)"
     # load_1min before and after: other work on the machine slows a run (a quiet machine reads ~0).
-    printf '{"notebook":"%s","seconds":%d,"build_folder":"%s","date":"%s","cores":%d,"load_1min_before":%s,"load_1min_after":%s,"evcxr":"%s"}\n' \
-        "$name" "$secs" "$state" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc)" "$load_before" "$(cut -d' ' -f1 /proc/loadavg)" "$(evcxr_jupyter --version 2>/dev/null | tr -d '\n' || echo unknown)" \
+    evcxr=$(cargo install --list 2>/dev/null | sed -n 's/^evcxr_jupyter v\([^:]*\):$/\1/p')
+    printf '{"notebook":"%s","seconds":%d,"build_folder":"%s","crates_compiled":%d,"date":"%s","cores":%d,"load_1min_before":%s,"load_1min_after":%s,"evcxr":"%s"}\n' \
+        "$name" "$secs" "$state" "$crates" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc)" "$load_before" "$(cut -d' ' -f1 /proc/loadavg)" "${evcxr:-unknown}" \
         >> notebooks/timings.jsonl
 done

@@ -582,10 +582,11 @@ impl PairedBench {
             }
             t.push('\n');
         }
-        let pipes: Vec<&PairedRow> = self.rows.iter().filter(|r| r.task == "pipeline").collect();
+        let pipes: Vec<&PairedRow> = self.rows.iter().filter(|r| r.task.starts_with("pipeline")).collect();
         if !pipes.is_empty() {
             t.push_str(
-                "**Whole flip-self merge pipeline** (wall seconds including start-up and data loading, medians; ratio = PyTorch time / relusym time)\n\n",
+                "**Whole flip-self merge pipeline** (seconds, medians: each side's own total of matching, statistics, merge + repair and \
+                 evaluation; then the process's wall time with start-up and data loading; ratio = PyTorch time / relusym time)\n\n",
             );
             t.push_str("| setting | relusym (s) | PyTorch (s) | ratio | peak MiB relusym / PyTorch |\n|---|---|---|---|---|\n");
             for r in pipes {
