@@ -706,6 +706,8 @@ mod tests {
                 read_result::<MergeReport>(&p).unwrap().unwrap();
             } else if name.starts_with("align-") {
                 read_result::<AlignReport>(&p).unwrap().unwrap();
+            } else if name == "bench-paired.json" {
+                read_result::<PairedBench>(&p).unwrap().unwrap();
             } else if name.starts_with("bench-") {
                 read_result::<BenchReport>(&p).unwrap().unwrap();
             } else if name == "timing-torch.json" {
