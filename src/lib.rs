@@ -9,10 +9,12 @@
 //! * [`provenance`]: atomic file writes and the git revision of the code that ran.
 //! * [`group`]: finite groups acting on images and kernels (horizontal flip first), and
 //!   permutations of channels as data ([`group::Perm`]).
-//! * [`data`]: CIFAR-10, Fashion-MNIST, a synthetic symmetric dataset; caching, augmentation.
+//! * [`data`]: CIFAR-10, Fashion-MNIST, a synthetic symmetric dataset, ImageNet-style folders;
+//!   caching, augmentation.
 //! * [`stats`]: streaming per-channel means, variances and cross-covariances.
-//! * [`nets`]: VGG11 (with or without BatchNorm), the flip-GCNN VGG, an MLP; each describes its
-//!   hidden channel spaces as a [`nets::Structure`].
+//! * [`nets`]: VGG11 (with or without BatchNorm), the flip-GCNN VGG, the CIFAR ResNet,
+//!   torchvision's ResNet50 (and its weight files), an MLP; each describes its hidden channel
+//!   spaces as a [`nets::Structure`].
 //! * [`device`]: choosing between burn's flex (CPU) and wgpu (GPU) backends.
 //! * [`batches`]: device batches from host datasets (ordered or augmented streams).
 //! * [`activations`]: one pass of data through networks with pre/post-ReLU taps.

@@ -48,6 +48,10 @@ enum Command {
     MlpConjecture(MlpArgs),
     /// Build the book's figures and tables from training runs and result files.
     Figures(FiguresArgs),
+    /// The paper's ImageNet experiment: torchvision's ResNet50 merged with its flipped self
+    /// (original, flipped, unaligned and aligned midpoints, BN reset, REPAIR) and the
+    /// first-layer filter figure.
+    Imagenet(ImagenetArgs),
     /// Export a checkpoint's weights as a safetensors file (burn's tensor names and layouts; the
     /// network configuration in the file's metadata) for other tools.
     Export(ExportArgs),
@@ -191,6 +195,45 @@ struct FiguresArgs {
     /// Output folder.
     #[arg(long, default_value = "book/src/generated")]
     out: PathBuf,
+}
+
+#[derive(Args)]
+struct ImagenetArgs {
+    /// torchvision ResNet50 weights: a PyTorch state dict (`.pth`/`.pt`, e.g. torchvision's
+    /// IMAGENET1K_V2 file) or a `.safetensors` file with the same tensor names.
+    #[arg(long)]
+    weights: PathBuf,
+    /// Validation images, `DIR/<class>/<file>.JPEG`; the classes sorted by name are the labels.
+    #[arg(long)]
+    val: PathBuf,
+    /// Training images, `DIR/<class>/<file>.JPEG` (for the statistics; labels unused).
+    #[arg(long)]
+    train: PathBuf,
+    /// Training images streamed for statistics (a class-stratified sample).
+    #[arg(long, default_value_t = 5000)]
+    stats_images: usize,
+    /// Evaluate on N validation images only (a class-stratified sample; default: all).
+    #[arg(long)]
+    val_images: Option<usize>,
+    /// Batch size of every pass.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Resize the shorter side to this many pixels (torchvision's V2 weights: 232).
+    #[arg(long, default_value_t = 232)]
+    resize: u32,
+    /// Then keep the central square of this size (224).
+    #[arg(long, default_value_t = 224)]
+    crop: u32,
+    /// Seed of the samples.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder: the first-layer filter figure, the table (CSV …) and the report (JSON).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    device: DeviceArg,
+    #[command(flatten)]
+    json: JsonArg,
 }
 
 #[derive(Args)]
@@ -416,6 +459,7 @@ fn main() -> Result<()> {
         Command::Theory(a) => cmd_theory(a),
         Command::MlpConjecture(a) => cmd_mlp(a),
         Command::Export(a) => cmd_export(a),
+        Command::Imagenet(a) => cmd_imagenet(a),
         Command::Study(c) => cmd_study(c),
         Command::Figures(a) => {
             let files = relu_symmetries::experiments::report::build_report(&a.runs, &a.results, &a.out)?;
@@ -786,6 +830,40 @@ fn cmd_mlp(a: MlpArgs) -> Result<()> {
     emit(&report, a.json)
 }
 
+fn cmd_imagenet(a: ImagenetArgs) -> Result<()> {
+    use relu_symmetries::data::Preprocess;
+    use relu_symmetries::experiments::imagenet::{ImagenetConfig, run_imagenet};
+    let device = a.device.device.resolve();
+    let cfg = ImagenetConfig {
+        stats_images: a.stats_images,
+        val_images: a.val_images,
+        batch_size: a.batch,
+        preprocess: Preprocess { resize: a.resize, crop: a.crop },
+        seed: a.seed,
+        out: a.out.clone(),
+        ..ImagenetConfig::new(a.weights.clone(), a.train.clone(), a.val.clone())
+    };
+    if !a.json.json {
+        eprintln!("imagenet: {} on {}", a.weights.display(), device.description);
+    }
+    let report = run_imagenet(&cfg, &device, !a.json.json)?;
+    if let Some(out) = &a.out {
+        #[derive(Serialize)]
+        struct Provenance<'a> {
+            weights: &'a std::path::Path,
+            device: &'a str,
+            git_revision: &'a str,
+            config: &'a ImagenetConfig,
+        }
+        let provenance = Provenance { weights: &a.weights, device: &report.device, git_revision: &report.git_revision, config: &report.config };
+        report.table().write(out, "imagenet", &provenance)?;
+        let path = out.join("imagenet.json");
+        relu_symmetries::provenance::write_atomic(&path, serde_json::to_string_pretty(&report)?.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    emit(&report, a.json)
+}
+
 fn cmd_export(a: ExportArgs) -> Result<()> {
     use burn::store::{ModuleSnapshot, SafetensorsStore};
     let ckpt = Checkpoint::open(&a.checkpoint)?;
@@ -798,6 +876,7 @@ fn cmd_export(a: ExportArgs) -> Result<()> {
     match &net {
         Net::Vgg(v) => v.save_into(&mut store),
         Net::ResNet(r) => r.save_into(&mut store),
+        Net::ResNet50(r) => r.save_into(&mut store),
     }
     .map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
     eprintln!("wrote {} ({} tensors)", a.out.display(), net.to_params().len());

@@ -85,7 +85,8 @@ impl Normalize {
     /// `"cifar10/train"`, or a [`super::DatasetKind`] name) with `channels`
     /// channels: CIFAR-10's for names starting with `cifar10` (3 channels),
     /// Fashion-MNIST's for `fashion-mnist` (1 channel), the synthetic set's for
-    /// `synthetic` (3 channels); otherwise mean 0.5 and std 0.25 per channel.
+    /// `synthetic` (3 channels), ImageNet's (torchvision's) for `imagenet` (3 channels);
+    /// otherwise mean 0.5 and std 0.25 per channel.
     pub fn for_dataset(name: &str, channels: usize) -> Self {
         use super::synthetic::{SYNTHETIC_MEAN, SYNTHETIC_STD};
         use super::{CIFAR10_MEAN, CIFAR10_STD, FASHION_MNIST_MEAN, FASHION_MNIST_STD};
@@ -94,6 +95,7 @@ impl Normalize {
             3 if name.starts_with("cifar10") || name.starts_with("cifar-10") => Normalize::new(&CIFAR10_MEAN, &CIFAR10_STD),
             1 if name.starts_with("fashion") => Normalize::new(&FASHION_MNIST_MEAN, &FASHION_MNIST_STD),
             3 if name.starts_with("synthetic") => Normalize::new(&SYNTHETIC_MEAN, &SYNTHETIC_STD),
+            3 if name.starts_with("imagenet") => Normalize::new(&super::IMAGENET_MEAN, &super::IMAGENET_STD),
             _ => Normalize::new(&vec![0.5; channels], &vec![0.25; channels]),
         }
     }
@@ -436,6 +438,7 @@ mod tests {
         assert_eq!(Normalize::for_dataset("cifar10-jpeg/test", 3), cifar);
         assert_eq!(Normalize::for_dataset("fashion-mnist/train", 1).mean, [0.2860]);
         assert_eq!(Normalize::for_dataset("other", 2).std, [0.25, 0.25]);
+        assert_eq!(Normalize::for_dataset("imagenet/train", 3).mean, super::super::IMAGENET_MEAN);
         // Padding zeros map to −mean/std.
         let (_, bias) = cifar.scale_bias()[0];
         assert!((bias - cifar.apply(0.0, 0)).abs() < 1e-6);

@@ -10,6 +10,8 @@
 //!   layout (folder or `.tar.gz`), see [`cifar::load_cifar10`].
 //! * [`fashion_mnist`]: Fashion-MNIST from IDX files (gzip or raw).
 //! * [`image_folder`]: generic `train/<class>/*.png|jpg` reader.
+//! * [`imagenet`]: ImageNet-style `<class>/*.JPEG` folders, indexed, then decoded lazily with
+//!   torchvision's resize + centre crop (statistics set as a `u8` dataset, evaluation streamed).
 //! * [`mod@synthetic`]: a generated dataset whose class distributions are invariant
 //!   under horizontal flips, for tests and smoke runs.
 //! * [`cache`]: decode once into a binary cache file, reload in well under a second.
@@ -28,6 +30,7 @@ pub mod cifar;
 pub mod error;
 pub mod fashion_mnist;
 pub mod image_folder;
+pub mod imagenet;
 pub mod open;
 pub mod source;
 pub mod synthetic;
@@ -43,6 +46,7 @@ pub use cache::load_or_build;
 pub use cifar::{CIFAR10_CLASSES, load_cifar10};
 pub use error::DataError;
 pub use fashion_mnist::{FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, load_fashion_mnist};
+pub use imagenet::{FolderIndex, IMAGENET_MEAN, IMAGENET_STD, Preprocess};
 pub use open::{CIFAR10_DEFAULT_DIR, DatasetInfo, cifar10_source, cifar10_source_or_download, open};
 pub use synthetic::{SyntheticSpec, synthetic};
 

@@ -122,7 +122,8 @@ pub struct Alignment {
     pub seconds: f64,
 }
 
-fn bar(len: u64, show: bool, what: &str) -> ProgressBar {
+/// A progress bar of `len` items labelled `what` (hidden unless `show`).
+pub(crate) fn bar(len: u64, show: bool, what: &str) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }

@@ -2,6 +2,8 @@
 //!
 //! * [`merge`]: align a network with its flipped self (the GCNN barrier) or with an
 //!   independently trained twin (the ordinary barrier), merge along an α grid, repair, measure.
+//! * [`imagenet`]: the ImageNet experiment (torchvision's ResNet50 merged with its flipped self,
+//!   the official notebook's table and first-layer filter figure).
 //! * [`study`]: the decisive study — a matrix of training variants, seeds, kept epochs and
 //!   widths, with GCNN and ordinary barriers measured for all of it.
 //! * [`results`]: the typed result of every command, which the binary prints and the report
@@ -9,6 +11,7 @@
 //! * [`mlp_conjecture`]: the MLP-sized conjecture experiment (trained invariant MLPs, how close
 //!   to layerwise equivariant).
 
+pub mod imagenet;
 pub mod merge;
 pub mod mlp_conjecture;
 pub mod report;

@@ -15,6 +15,7 @@
 //! | `merge` | [`MergeReport`] |
 //! | `theory` | [`crate::theory::TheoryReport`] |
 //! | `mlp-conjecture` | [`crate::experiments::mlp_conjecture::MlpConjectureReport`] |
+//! | `imagenet` | [`crate::experiments::imagenet::ImagenetReport`] |
 //! | `study …` | [`crate::experiments::study::PairResult`], [`crate::experiments::study::report::StudyReport`] |
 
 use std::fmt;

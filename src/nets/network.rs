@@ -1,5 +1,6 @@
 //! What the experiment pipeline needs from a network: the [`Network`] trait, implemented by
-//! [`Vgg`] and [`ResNet`], and [`Net`], the network a checkpoint holds (either of them).
+//! [`Vgg`], [`ResNet`] and [`ResNet50`], and [`Net`], the network a checkpoint holds (any of
+//! them).
 //!
 //! # Why a trait *and* an enum
 //!
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::params::ParamMap;
 use super::resnet::{ResNet, ResNetConfig};
+use super::resnet50::{ResNet50, ResNet50Config};
 use super::structure::Structure;
 use super::vgg::{Vgg, VggConfig, VggError};
 use crate::group::D4;
@@ -171,10 +173,41 @@ impl Network for ResNet {
     }
 }
 
+impl Network for ResNet50 {
+    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        ResNet50::forward(self, x)
+    }
+    fn forward_hooked(&self, x: Tensor<4>, hooks: &mut dyn ForwardHooks) -> Tensor<2> {
+        ResNet50::forward_hooked(self, x, hooks)
+    }
+    fn tap_points(&self) -> Vec<TapPoint> {
+        ResNet50::tap_points(self)
+    }
+    fn structure(&self) -> Structure {
+        ResNet50::structure(self)
+    }
+    fn to_params(&self) -> ParamMap {
+        ResNet50::to_params(self)
+    }
+    fn with_params(&self, params: &ParamMap) -> Self {
+        ResNet50::with_params(self, params)
+    }
+    fn transformed(&self, g: D4) -> Self {
+        ResNet50::transformed(self, g)
+    }
+    fn for_inference(&self) -> Self {
+        burn::module::Module::valid(self)
+    }
+    fn has_batch_norm(&self) -> bool {
+        true
+    }
+}
+
 /// The configuration of a [`Net`], as a checkpoint's `config.json` stores it under `net`.
 ///
 /// A VGG is stored as the plain [`VggConfig`] object (as every checkpoint written before ResNets
-/// existed), a ResNet as `{"resnet": {…}}`; the enum is untagged, so both read back.
+/// existed), a ResNet as `{"resnet": {…}}`, a ResNet50 as `{"resnet50": {…}}`; the enum is
+/// untagged, so all read back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum NetConfig {
@@ -182,6 +215,11 @@ pub enum NetConfig {
     ResNet {
         /// Its configuration.
         resnet: ResNetConfig,
+    },
+    /// torchvision's ResNet50: `{"resnet50": ResNet50Config}`.
+    ResNet50 {
+        /// Its configuration.
+        resnet50: ResNet50Config,
     },
     /// A VGG: the [`VggConfig`] object itself.
     Vgg(VggConfig),
@@ -193,6 +231,7 @@ impl NetConfig {
         Ok(match self {
             NetConfig::Vgg(c) => Net::Vgg(c.init(device, seed)?),
             NetConfig::ResNet { resnet } => Net::ResNet(resnet.init(device, seed)?),
+            NetConfig::ResNet50 { resnet50 } => Net::ResNet50(resnet50.init(device, seed)?),
         })
     }
 
@@ -201,15 +240,18 @@ impl NetConfig {
         match self {
             NetConfig::Vgg(c) => c.validate(),
             NetConfig::ResNet { resnet } => resnet.validate(),
+            NetConfig::ResNet50 { resnet50 } => resnet50.validate(),
         }
     }
 
-    /// A short name of the architecture: `vgg11`, `vgg11-bn` or `resnet20` (`resnet{6n+2}`).
+    /// A short name of the architecture: `vgg11`, `vgg11-bn`, `resnet20` (`resnet{6n+2}`) or
+    /// `resnet50`.
     pub fn name(&self) -> String {
         match self {
             NetConfig::Vgg(c) if c.batch_norm => "vgg11-bn".into(),
             NetConfig::Vgg(_) => "vgg11".into(),
             NetConfig::ResNet { resnet } => format!("resnet{}", 6 * resnet.blocks_per_stage + 2),
+            NetConfig::ResNet50 { .. } => "resnet50".into(),
         }
     }
 }
@@ -217,6 +259,12 @@ impl NetConfig {
 impl From<VggConfig> for NetConfig {
     fn from(c: VggConfig) -> Self {
         NetConfig::Vgg(c)
+    }
+}
+
+impl From<ResNet50Config> for NetConfig {
+    fn from(resnet50: ResNet50Config) -> Self {
+        NetConfig::ResNet50 { resnet50 }
     }
 }
 
@@ -237,6 +285,8 @@ pub enum Net {
     Vgg(Vgg),
     /// A CIFAR ResNet.
     ResNet(ResNet),
+    /// torchvision's ResNet50.
+    ResNet50(ResNet50),
 }
 
 macro_rules! each {
@@ -244,6 +294,7 @@ macro_rules! each {
         match $self {
             Net::Vgg($n) => $e,
             Net::ResNet($n) => $e,
+            Net::ResNet50($n) => $e,
         }
     };
 }
@@ -253,6 +304,7 @@ macro_rules! each_wrap {
         match $self {
             Net::Vgg($n) => Net::Vgg($e),
             Net::ResNet($n) => Net::ResNet($e),
+            Net::ResNet50($n) => Net::ResNet50($e),
         }
     };
 }
@@ -297,7 +349,7 @@ impl Net {
     pub fn as_vgg(&self) -> Option<&Vgg> {
         match self {
             Net::Vgg(v) => Some(v),
-            Net::ResNet(_) => None,
+            Net::ResNet(_) | Net::ResNet50(_) => None,
         }
     }
 
@@ -305,7 +357,7 @@ impl Net {
     pub fn into_vgg(self) -> Option<Vgg> {
         match self {
             Net::Vgg(v) => Some(v),
-            Net::ResNet(_) => None,
+            Net::ResNet(_) | Net::ResNet50(_) => None,
         }
     }
 
@@ -313,7 +365,15 @@ impl Net {
     pub fn as_resnet(&self) -> Option<&ResNet> {
         match self {
             Net::ResNet(r) => Some(r),
-            Net::Vgg(_) => None,
+            Net::Vgg(_) | Net::ResNet50(_) => None,
+        }
+    }
+
+    /// The ResNet50 inside, if it is one.
+    pub fn as_resnet50(&self) -> Option<&ResNet50> {
+        match self {
+            Net::ResNet50(r) => Some(r),
+            Net::Vgg(_) | Net::ResNet(_) => None,
         }
     }
 
@@ -362,6 +422,12 @@ impl From<Vgg> for Net {
     }
 }
 
+impl From<ResNet50> for Net {
+    fn from(r: ResNet50) -> Self {
+        Net::ResNet50(r)
+    }
+}
+
 impl From<ResNet> for Net {
     fn from(r: ResNet) -> Self {
         Net::ResNet(r)
@@ -399,6 +465,7 @@ mod tests {
             ("vgg", VggConfig::vgg11(0.125).init(&device, 1).unwrap().into()),
             ("vgg-bn", VggConfig::vgg11(0.125).with_batch_norm(true).init(&device, 2).unwrap().into()),
             ("resnet", ResNetConfig::new(2, 0.25).init(&device, 3).unwrap().into()),
+            ("resnet50", ResNet50Config::new(0.0625, 10).with_blocks([1, 2, 1, 1]).init(&device, 4).unwrap().into()),
         ]
     }
 
@@ -450,5 +517,10 @@ mod tests {
         assert_eq!((vgg.name(), resnet.name()), ("vgg11-bn".to_string(), "resnet20".to_string()));
         assert!(matches!(resnet.init(&Device::flex(), 0), Ok(Net::ResNet(_))));
         assert!(NetConfig::from(ResNetConfig::new(3, f64::NAN)).validate().is_err());
+        let r50 = NetConfig::from(ResNet50Config::new(0.125, 7));
+        let json = serde_json::to_value(&r50).unwrap();
+        assert!(json.get("resnet50").is_some(), "{json}");
+        assert_eq!(serde_json::from_value::<NetConfig>(json).unwrap(), r50);
+        assert_eq!(r50.name(), "resnet50");
     }
 }

@@ -189,37 +189,37 @@ pub struct ResNet {
 }
 
 /// Which axes a BatchNorm's four tensors put in hidden space `s`.
-fn batch_norm_axes(out: &mut Vec<ParamAxes>, layer: &str, s: usize) {
+pub(super) fn batch_norm_axes(out: &mut Vec<ParamAxes>, layer: &str, s: usize) {
     for (name, running_stat) in [("gamma", false), ("beta", false), ("running_mean", true), ("running_var", true)] {
         out.push(ParamAxes { name: format!("{layer}.{name}"), layer: layer.to_string(), kind: LayerKind::BatchNorm, axes: vec![(0, s)], running_stat });
     }
 }
 
-fn conv_axes(out: &mut Vec<ParamAxes>, layer: &str, s_out: usize, s_in: Option<usize>) {
+pub(super) fn conv_axes(out: &mut Vec<ParamAxes>, layer: &str, s_out: usize, s_in: Option<usize>) {
     let mut axes = vec![(0, s_out)];
     axes.extend(s_in.map(|s| (1, s)));
     out.push(ParamAxes { name: format!("{layer}.weight"), layer: layer.to_string(), kind: LayerKind::Conv, axes, running_stat: false });
 }
 
-fn conv_params(m: &mut ParamMap, layer: &str, c: &Conv2d) {
+pub(super) fn conv_params(m: &mut ParamMap, layer: &str, c: &Conv2d) {
     m.insert(format!("{layer}.weight"), tensor_to_array(c.weight.val()));
 }
 
-fn bn_params(m: &mut ParamMap, layer: &str, bn: &BatchNorm) {
+pub(super) fn bn_params(m: &mut ParamMap, layer: &str, bn: &BatchNorm) {
     m.insert(format!("{layer}.gamma"), tensor_to_array(bn.gamma.val()));
     m.insert(format!("{layer}.beta"), tensor_to_array(bn.beta.val()));
     m.insert(format!("{layer}.running_mean"), tensor_to_array(bn.running_mean.value_sync()));
     m.insert(format!("{layer}.running_var"), tensor_to_array(bn.running_var.value_sync()));
 }
 
-fn set_conv(c: &mut Conv2d, layer: &str, params: &ParamMap) {
+pub(super) fn set_conv(c: &mut Conv2d, layer: &str, params: &ParamMap) {
     if let Some(a) = params.get(&format!("{layer}.weight")) {
         assert_eq!(a.shape(), c.weight.dims(), "parameter {layer}.weight has the wrong shape");
         c.weight = replace_param(&c.weight, a);
     }
 }
 
-fn set_bn(bn: &mut BatchNorm, layer: &str, params: &ParamMap) {
+pub(super) fn set_bn(bn: &mut BatchNorm, layer: &str, params: &ParamMap) {
     let device = bn.gamma.val().device();
     let get = |name: &str| params.get(&format!("{layer}.{name}"));
     if let Some(a) = get("gamma") {

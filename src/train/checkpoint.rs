@@ -123,6 +123,7 @@ fn save_net(net: &Net, path: &Path) -> Result<(), TrainError> {
     match net {
         Net::Vgg(v) => save_module(v, path),
         Net::ResNet(r) => save_module(r, path),
+        Net::ResNet50(r) => save_module(r, path),
     }
 }
 
@@ -131,6 +132,7 @@ fn load_net(net: Net, path: &Path) -> Result<Net, TrainError> {
     Ok(match net {
         Net::Vgg(v) => Net::Vgg(load_module(v, path)?),
         Net::ResNet(r) => Net::ResNet(load_module(r, path)?),
+        Net::ResNet50(r) => Net::ResNet50(load_module(r, path)?),
     })
 }
 
