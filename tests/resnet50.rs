@@ -329,6 +329,7 @@ fn write_pth(path: &Path, entries: &[Entry]) {
     std::fs::write(path, zip).unwrap();
 }
 
+#[cfg(feature = "pytorch")]
 #[test]
 fn a_torchvision_pth_state_dict_loads_to_the_same_logits() {
     let dir = common::temp_dir("r50-pth");

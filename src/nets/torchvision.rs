@@ -16,7 +16,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use burn::store::{ModuleStore, PytorchStore, SafetensorsStore, bridge};
+#[cfg(feature = "pytorch")]
+use burn::store::PytorchStore;
+use burn::store::{ModuleStore, SafetensorsStore, bridge};
 use burn::tensor::Device;
 use ndarray::{ArrayD, IxDyn};
 
@@ -106,13 +108,19 @@ pub fn read_state_dict(path: &Path) -> Result<BTreeMap<String, ArrayD<f32>>, Wei
     }
     let is_safetensors = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors"));
     let mut st;
+    #[cfg(feature = "pytorch")]
     let mut pt;
     let store: &mut dyn StoreTensors = if is_safetensors {
         st = SafetensorsStore::from_file(path).map_indices_contiguous(false);
         &mut st
     } else {
-        pt = PytorchStore::from_file(path).map_indices_contiguous(false);
-        &mut pt
+        #[cfg(feature = "pytorch")]
+        {
+            pt = PytorchStore::from_file(path).map_indices_contiguous(false);
+            &mut pt
+        }
+        #[cfg(not(feature = "pytorch"))]
+        return Err(read_err("reading a PyTorch checkpoint needs the crate's `pytorch` feature (on by default); or convert it to .safetensors".into()));
     };
     let tensors = store.tensors().map_err(read_err)?;
     let strip = !tensors.is_empty() && tensors.keys().all(|k| k.starts_with("module."));
@@ -143,6 +151,7 @@ impl StoreTensors for SafetensorsStore {
     }
 }
 
+#[cfg(feature = "pytorch")]
 impl StoreTensors for PytorchStore {
     fn tensors(&mut self) -> Result<&BTreeMap<String, burn::store::burn_pack::Tensor>, String> {
         self.get_all_tensors().map_err(|e| e.to_string())
