@@ -22,9 +22,6 @@
 use std::path::{Path, PathBuf};
 
 use image::imageops::FilterType;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::Dataset;
@@ -172,24 +169,7 @@ impl FolderIndex {
     pub fn stratified(&self, n: Option<usize>, seed: u64) -> FolderIndex {
         let len = self.files.len();
         let Some(n) = n.filter(|&n| n < len) else { return self.clone() };
-        let mut per_class: Vec<Vec<usize>> = vec![Vec::new(); self.classes.len()];
-        for (i, (_, l)) in self.files.iter().enumerate() {
-            per_class[*l].push(i);
-        }
-        let mut quota: Vec<usize> = per_class.iter().map(|m| m.len() * n / len).collect();
-        let mut rest: Vec<(usize, usize)> = per_class.iter().enumerate().map(|(k, m)| (m.len() * n % len, k)).collect();
-        rest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let missing = n - quota.iter().sum::<usize>();
-        for &(_, k) in rest.iter().take(missing) {
-            quota[k] += 1;
-        }
-        let mut rng = StdRng::seed_from_u64(seed);
-        let mut idx = Vec::with_capacity(n);
-        for (k, members) in per_class.iter_mut().enumerate() {
-            members.shuffle(&mut rng);
-            idx.extend_from_slice(&members[..quota[k].min(members.len())]);
-        }
-        idx.sort_unstable();
+        let idx = super::stratified_indices(self.files.iter().map(|(_, l)| *l), self.classes.len(), n, seed);
         FolderIndex { root: self.root.clone(), classes: self.classes.clone(), files: idx.into_iter().map(|i| self.files[i].clone()).collect() }
     }
 

@@ -212,28 +212,7 @@ impl Dataset {
     /// is exactly `min(n, len)`), drawn by a seeded shuffle within the class,
     /// kept in ascending index order.
     pub fn subset_stratified(&self, n: usize, seed: u64) -> Dataset {
-        let n = n.min(self.len);
-        let counts = self.class_counts();
-        let mut per_class: Vec<Vec<usize>> = counts.iter().map(|&c| Vec::with_capacity(c)).collect();
-        for (i, &l) in self.labels.iter().enumerate() {
-            per_class[l as usize].push(i);
-        }
-        // Quotas by largest remainder.
-        let len = self.len.max(1);
-        let mut quota: Vec<usize> = counts.iter().map(|&c| c * n / len).collect();
-        let mut rest: Vec<(usize, usize)> = counts.iter().enumerate().map(|(k, &c)| (c * n % len, k)).collect();
-        rest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let missing = n - quota.iter().sum::<usize>();
-        for &(_, k) in rest.iter().take(missing) {
-            quota[k] += 1;
-        }
-        let mut rng = StdRng::seed_from_u64(seed);
-        let mut idx = Vec::with_capacity(n);
-        for (k, members) in per_class.iter_mut().enumerate() {
-            members.shuffle(&mut rng);
-            idx.extend_from_slice(&members[..quota[k].min(members.len())]);
-        }
-        idx.sort_unstable();
+        let idx = stratified_indices(self.labels.iter().map(|&l| l as usize), self.classes.len(), n, seed);
         self.select(&idx)
     }
 
@@ -388,6 +367,37 @@ impl std::fmt::Display for DatasetKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// Indices of a class-stratified sample of `min(n, len)` items with the given `labels` (each
+/// below `classes`): class `k` gets `round(n · count_k / len)` (largest remainders first, so the
+/// total is exact), drawn by a shuffle seeded with `seed` within the class, in ascending order.
+/// The one stratified sampler behind [`Dataset::subset_stratified`] and the ImageNet folder index.
+pub fn stratified_indices(labels: impl IntoIterator<Item = usize>, classes: usize, n: usize, seed: u64) -> Vec<usize> {
+    let mut per_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
+    let mut len = 0;
+    for (i, l) in labels.into_iter().enumerate() {
+        per_class[l].push(i);
+        len += 1;
+    }
+    let n = n.min(len);
+    // Quotas by largest remainder.
+    let total = len.max(1);
+    let mut quota: Vec<usize> = per_class.iter().map(|m| m.len() * n / total).collect();
+    let mut rest: Vec<(usize, usize)> = per_class.iter().enumerate().map(|(k, m)| (m.len() * n % total, k)).collect();
+    rest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let missing = n - quota.iter().sum::<usize>();
+    for &(_, k) in rest.iter().take(missing) {
+        quota[k] += 1;
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut idx = Vec::with_capacity(n);
+    for (k, members) in per_class.iter_mut().enumerate() {
+        members.shuffle(&mut rng);
+        idx.extend_from_slice(&members[..quota[k].min(members.len())]);
+    }
+    idx.sort_unstable();
+    idx
 }
 
 #[cfg(test)]
