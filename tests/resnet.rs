@@ -7,8 +7,8 @@ mod common;
 use burn::tensor::Device;
 use common::*;
 use indicatif::ProgressBar;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 use relu_symmetries::activations::batch_norm_stats;
 use relu_symmetries::align::{
     Perm, PermSpec, WeightMatchingOptions, activation_matching, activation_stats, apply_perms, identity_perms, invert_perms, random_perms, weight_matching,
@@ -18,34 +18,17 @@ use relu_symmetries::experiments::merge::{MergeConfig, Method, Partner, merge_ex
 use relu_symmetries::merge::{RepairMode, endpoint_pre_stats, interpolate, permute_model, repair, repair_points, reset_batch_norm};
 use relu_symmetries::nets::{Net, Network, ResNet, ResNetConfig};
 use relu_symmetries::stats::ChannelStats;
-use relu_symmetries::testing::{max_abs_diff, random_images};
+use relu_symmetries::testing::{relative_logit_diff, with_random_batch_norms};
 use relu_symmetries::train::{Checkpoint, ModelKind, evaluate};
 
 /// A ResNet whose BatchNorms hold random statistics and affine maps (so that permuting or
 /// resetting them is not trivially harmless, and no ReLU is dead on the synthetic images).
 fn resnet(blocks_per_stage: usize, width: f64, seed: u64) -> ResNet {
-    let net = ResNetConfig::new(blocks_per_stage, width).init(&Device::flex(), seed).unwrap();
-    let mut rng = StdRng::seed_from_u64(seed + 100);
-    let mut params = net.to_params();
-    for (name, a) in params.iter_mut() {
-        if name.ends_with("running_var") || name.ends_with("gamma") {
-            a.mapv_inplace(|_| rng.random_range(0.5f32..1.5));
-        } else if name.ends_with("running_mean") || name.ends_with("beta") {
-            a.mapv_inplace(|_| rng.random_range(-0.5f32..0.5));
-        }
-    }
-    net.with_params(&params)
+    with_random_batch_norms(&ResNetConfig::new(blocks_per_stage, width).init(&Device::flex(), seed).unwrap(), seed + 100)
 }
 
 fn spec_of(net: &impl Network) -> PermSpec {
     PermSpec::from_structure(&net.structure()).unwrap()
-}
-
-fn relative_diff(a: &impl Network, b: &impl Network, seed: u64) -> f32 {
-    let x = random_images(&Device::flex(), 4, 3, 32, seed);
-    let (ya, yb) = (a.for_inference().forward(x.clone()), b.for_inference().forward(x));
-    let scale = ya.clone().abs().max().into_scalar::<f32>().max(1e-6);
-    max_abs_diff(ya, yb) / scale
 }
 
 #[test]
@@ -69,7 +52,7 @@ fn permuting_any_residual_stage_through_the_pipeline_leaves_the_logits_unchanged
     for (k, perms) in sets.iter().enumerate() {
         let permuted = permute_model(&net, perms).unwrap();
         assert_ne!(permuted.to_params(), net.to_params(), "set {k} moved nothing");
-        let err = relative_diff(&net, &permuted, 3);
+        let err = relative_logit_diff(&net, &permuted, 3);
         assert!(err < 1e-4, "set {k}: permuted ResNet differs by {err} (relative)");
         let wrapped = permute_model(&Net::from(net.clone()), perms).unwrap();
         assert_eq!(wrapped.to_params(), permuted.to_params());
@@ -85,7 +68,7 @@ fn permuting_any_residual_stage_through_the_pipeline_leaves_the_logits_unchanged
         }
         params.insert(name.to_string(), rolled);
     }
-    assert!(relative_diff(&net, &net.with_params(&params), 3) > 1e-2, "a per-block permutation of a stream should change the function");
+    assert!(relative_logit_diff(&net, &net.with_params(&params), 3) > 1e-2, "a per-block permutation of a stream should change the function");
 }
 
 #[test]
@@ -129,7 +112,7 @@ fn merging_a_resnet_with_its_permuted_self_at_one_half_reproduces_its_logits() {
         let out = merge_experiment(&a, Partner::Twin(&b), &cfg, &splits, &Device::flex(), false).unwrap();
         let aligned = permute_model(&b, &out.alignment.perms).unwrap();
         let merged = a.with_params(&interpolate(&a.to_params(), &aligned.to_params(), 0.5).unwrap());
-        let err = relative_diff(&a, &merged, 12);
+        let err = relative_logit_diff(&a, &merged, 12);
         assert!(err < 1e-4, "{method:?}: merged logits differ by {err} (relative)");
         assert_eq!(out.curve[1].accuracy, out.curve[0].accuracy, "{method:?}");
         assert!((out.curve[1].loss - out.curve[0].loss).abs() < 1e-4, "{method:?}: {:?}", out.curve);

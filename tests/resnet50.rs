@@ -18,31 +18,16 @@ use relu_symmetries::align::{Perm, PermSpec, apply_perms, identity_perms, random
 use relu_symmetries::experiments::imagenet::ImagenetReport;
 use relu_symmetries::group::D4;
 use relu_symmetries::nets::{ResNet50, ResNet50Config, WeightsError};
-use relu_symmetries::testing::{max_abs_diff, random_images};
+use relu_symmetries::testing::{max_abs_diff, random_images, relative_diff, with_random_batch_norms};
 
 /// A tiny ResNet50 whose BatchNorms hold random statistics and affine maps (so that permuting
 /// them is not trivially harmless).
 fn resnet50(cfg: &ResNet50Config, seed: u64) -> ResNet50 {
-    let net = cfg.init(&Device::flex(), seed).unwrap();
-    let mut rng = StdRng::seed_from_u64(seed + 100);
-    let mut params = net.to_params();
-    for (name, a) in params.iter_mut() {
-        if name.ends_with("running_var") || name.ends_with("gamma") {
-            a.mapv_inplace(|_| rng.random_range(0.5f32..1.5));
-        } else if name.ends_with("running_mean") || name.ends_with("beta") {
-            a.mapv_inplace(|_| rng.random_range(-0.5f32..0.5));
-        }
-    }
-    net.with_params(&params)
+    with_random_batch_norms(&cfg.init(&Device::flex(), seed).unwrap(), seed + 100)
 }
 
 fn tiny(classes: usize) -> ResNet50Config {
     ResNet50Config::new(1.0 / 16.0, classes)
-}
-
-fn relative(reference: Tensor<2>, other: Tensor<2>) -> f32 {
-    let scale = reference.clone().abs().max().into_scalar::<f32>().max(1e-6);
-    max_abs_diff(reference, other) / scale
 }
 
 #[test]
@@ -66,7 +51,7 @@ fn permuting_any_residual_stage_of_the_derived_resnet50_spec_leaves_the_logits_u
     for (k, perms) in sets.iter().enumerate() {
         let permuted = net.with_params(&apply_perms(&net.to_params(), &spec, perms).unwrap());
         assert_ne!(permuted.to_params(), net.to_params(), "set {k} moved nothing");
-        let err = relative(y.clone(), permuted.forward(x.clone()));
+        let err = relative_diff(y.clone(), permuted.forward(x.clone()));
         assert!(err < 1e-4, "set {k}: the permuted ResNet50 differs by {err} (relative)");
     }
     // a stream permuted in one block's write only is not a symmetry: the spec must hold every
@@ -80,7 +65,7 @@ fn permuting_any_residual_stage_of_the_derived_resnet50_spec_leaves_the_logits_u
         let name = format!("layer3.2.{leaf}");
         params.insert(name.clone(), moved[&name].clone());
     }
-    assert!(relative(y, net.with_params(&params).forward(x)) > 1e-2, "permuting one block's write into a stream should change the function");
+    assert!(relative_diff(y, net.with_params(&params).forward(x)) > 1e-2, "permuting one block's write into a stream should change the function");
 }
 
 /// The batch shifted right by one column (zeros enter on the left).
@@ -95,14 +80,14 @@ fn the_flipped_resnet50_is_exact_without_strides_and_on_odd_sizes_and_its_even_s
     // no strides: exact on any size
     let flat = resnet50(&tiny(5).strided(false).with_blocks([1, 1, 1, 1]), 4);
     let x = random_images(&device, 2, 3, 16, 5);
-    let err = relative(flat.forward(D4::HFLIP.apply(x.clone())), flat.flipped().forward(x));
+    let err = relative_diff(flat.forward(D4::HFLIP.apply(x.clone())), flat.flipped().forward(x));
     assert!(err < 1e-4, "stride-1 ResNet50: flipped net differs from f∘hflip by {err}");
     // torchvision's strides: exact where every stride-2 layer sees an odd width
     // (33 → 17 → 9 → 5 → 3 → 2; 225 → 113 → 57 → 29 → 15 → 8)
     let net = resnet50(&tiny(5), 6);
     for size in [33, 225] {
         let x = random_images(&device, 2, 3, size, 7);
-        let err = relative(net.forward(D4::HFLIP.apply(x.clone())), net.flipped().forward(x));
+        let err = relative_diff(net.forward(D4::HFLIP.apply(x.clone())), net.flipped().forward(x));
         assert!(err < 1e-4, "{size}×{size}: flipped net differs from f∘hflip by {err}");
     }
     // even sizes (224 in the experiment): every stride-2 layer samples the mirror images of the
@@ -111,10 +96,10 @@ fn the_flipped_resnet50_is_exact_without_strides_and_on_odd_sizes_and_its_even_s
     for (size, seed) in [(32, 8), (64, 9), (128, 10), (224, 11)] {
         let x = random_images(&device, 4, 3, size, seed);
         let target = net.forward(D4::HFLIP.apply(x.clone()));
-        let flipped_dev = relative(target.clone(), net.flipped().forward(x.clone()));
-        let plain_dev = relative(target, net.forward(x.clone()));
+        let flipped_dev = relative_diff(target.clone(), net.flipped().forward(x.clone()));
+        let plain_dev = relative_diff(target, net.forward(x.clone()));
         let y = net.forward(x.clone());
-        let shift_dev = relative(y, net.forward(shifted(x)));
+        let shift_dev = relative_diff(y, net.forward(shifted(x)));
         eprintln!(
             "tiny ResNet50 (width 1/16), {size}×{size}, random weights, max-abs relative logit deviation: flipped net vs f∘hflip {flipped_dev:.4}; for scale: f vs f∘hflip {plain_dev:.4}, f vs f∘(1-pixel shift) {shift_dev:.4}"
         );
@@ -432,8 +417,8 @@ fn measure_a_full_width_resnet50_on_this_machine() {
     let _ = y.clone().into_data();
     let forward_ms = 1e3 * t.elapsed().as_secs_f64() / 4.0;
     let target = net.forward(D4::HFLIP.apply(x.clone()));
-    let flipped_dev = relative(target.clone(), net.flipped().forward(x.clone()));
-    let plain_dev = relative(target, y);
+    let flipped_dev = relative_diff(target.clone(), net.flipped().forward(x.clone()));
+    let plain_dev = relative_diff(target, y);
     eprintln!(
         "full-width ResNet50, random weights, 224×224: forward {forward_ms:.0} ms per image (batch 4); flipped net vs f∘hflip {flipped_dev:.4}, f vs f∘hflip {plain_dev:.4} (max-abs, relative)"
     );

@@ -4,6 +4,8 @@
 //! gives bit-identical initial weights on every device (flex, wgpu) and thread count.
 
 use burn::module::Param;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -40,6 +42,21 @@ impl ParamInit {
     /// weights and biases `U(-1/√fan_in, 1/√fan_in)`.
     pub fn torch_default<const D: usize>(&mut self, shape: [usize; D], fan_in: usize, device: &Device) -> Param<Tensor<D>> {
         self.uniform(shape, 1.0 / (fan_in as f64).sqrt(), device)
+    }
+
+    /// A bias-free `k × k` convolution `c_in → c_out` with "same" padding (`k / 2`) and the given
+    /// stride, its weights Kaiming-normal in fan-out mode with the ReLU gain,
+    /// `N(0, 2 / (k² c_out))` (torchvision's ResNet initialisation).
+    pub fn kaiming_conv(&mut self, c_out: usize, c_in: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
+        Conv2d {
+            weight: self.normal([c_out, c_in, k, k], (2.0 / (k * k * c_out) as f64).sqrt(), device),
+            bias: None,
+            stride: [stride, stride],
+            kernel_size: [k, k],
+            dilation: [1, 1],
+            groups: 1,
+            padding: PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2),
+        }
     }
 }
 

@@ -38,7 +38,7 @@
 
 use burn::module::{Module, RunningState};
 use burn::nn::conv::Conv2d;
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, PaddingConfig2d};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -105,15 +105,7 @@ impl ResNetConfig {
     pub fn init(&self, device: &Device, seed: u64) -> Result<ResNet, VggError> {
         self.validate()?;
         let mut rng = ParamInit::new(seed);
-        let mut conv = |c_out: usize, c_in: usize, k: usize, stride: usize| Conv2d {
-            weight: rng.normal([c_out, c_in, k, k], (2.0 / (k * k * c_out) as f64).sqrt(), device),
-            bias: None,
-            stride: [stride, stride],
-            kernel_size: [k, k],
-            dilation: [1, 1],
-            groups: 1,
-            padding: PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2),
-        };
+        let mut conv = |c_out: usize, c_in: usize, k: usize, stride: usize| rng.kaiming_conv(c_out, c_in, k, stride, device);
         let channels = self.stage_channels();
         let stem = conv(channels[0], self.in_channels, 3, 1);
         let mut blocks = Vec::new();
@@ -414,27 +406,17 @@ impl ResNet {
 
 #[cfg(test)]
 mod tests {
+    use rand::SeedableRng;
     use rand::rngs::StdRng;
-    use rand::{RngExt, SeedableRng};
 
     use super::*;
     use crate::align::{PermSpec, apply_perms, random_perms};
-    use crate::testing::{max_abs_diff, random_images};
+    use crate::testing::{max_abs_diff, random_images, with_random_batch_norms};
 
     /// A net whose BatchNorms hold random statistics and affine maps, so that permuting them is
     /// not trivially harmless.
     fn randomised(cfg: &ResNetConfig, seed: u64) -> ResNet {
-        let net = cfg.init(&Device::flex(), seed).unwrap();
-        let mut rng = StdRng::seed_from_u64(seed + 100);
-        let mut params = net.to_params();
-        for (name, a) in params.iter_mut() {
-            if name.ends_with("running_var") || name.ends_with("gamma") {
-                a.mapv_inplace(|_| rng.random_range(0.5f32..1.5));
-            } else if name.ends_with("running_mean") || name.ends_with("beta") {
-                a.mapv_inplace(|_| rng.random_range(-0.5f32..0.5));
-            }
-        }
-        net.with_params(&params)
+        with_random_batch_norms(&cfg.init(&Device::flex(), seed).unwrap(), seed + 100)
     }
 
     #[test]

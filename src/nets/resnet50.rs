@@ -141,15 +141,7 @@ impl ResNet50Config {
     pub fn init(&self, device: &Device, seed: u64) -> Result<ResNet50, VggError> {
         self.validate()?;
         let mut rng = ParamInit::new(seed);
-        let mut conv = |c_out: usize, c_in: usize, k: usize, stride: usize| Conv2d {
-            weight: rng.normal([c_out, c_in, k, k], (2.0 / (k * k * c_out) as f64).sqrt(), device),
-            bias: None,
-            stride: [stride, stride],
-            kernel_size: [k, k],
-            dilation: [1, 1],
-            groups: 1,
-            padding: PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2),
-        };
+        let mut conv = |c_out: usize, c_in: usize, k: usize, stride: usize| rng.kaiming_conv(c_out, c_in, k, stride, device);
         let bn = |c: usize| BatchNormConfig::new(c).init(device);
         let s2 = if self.strided { 2 } else { 1 };
         let stem = self.stem_channels();
