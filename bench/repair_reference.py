@@ -24,6 +24,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
+from torch_vgg import VGG  # the same VGG11 as the benchmark (bench/ is on sys.path when run as a script)
+
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 MEAN = np.array([125.307, 122.961, 113.8575]) / 255
 STD = np.array([51.5865, 50.847, 51.255]) / 255
@@ -62,30 +64,6 @@ def augment(x, rng):
         img = padded[i, :, dy:dy + 32, dx:dx + 32]
         out[i] = img.flip(-1) if rng.random() < 0.5 else img
     return out
-
-
-class VGG(nn.Module):
-    cfg = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
-
-    def __init__(self, w, bn=False):
-        super().__init__()
-        self.w, self.bn = w, bn
-        layers, c = [], 3
-        for v in self.cfg:
-            if v == "M":
-                layers.append(nn.MaxPool2d(2))
-            else:
-                o = max(1, round(v * w))
-                layers.append(nn.Conv2d(c, o, 3, padding=1))
-                if bn:
-                    layers.append(nn.BatchNorm2d(o))
-                layers.append(nn.ReLU(inplace=True))
-                c = o
-        self.features = nn.Sequential(*layers)
-        self.classifier = nn.Linear(c, 10)
-
-    def forward(self, x):
-        return self.classifier(self.features(x).flatten(1))
 
 
 def read_safetensors(path):

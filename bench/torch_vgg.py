@@ -24,8 +24,12 @@ CFG = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
 
 
 class VGG(nn.Module):
-    def __init__(self, w, batch_norm):
+    """VGG11 at width `w` (REPAIR's CIFAR variant), optional BatchNorm after every conv; the
+    convs and norms in `features` are relusym's `convs.{i}` and `norms.{i}` in order."""
+
+    def __init__(self, w, batch_norm=False):
         super().__init__()
+        self.w, self.bn = w, batch_norm
         layers, c = [], 3
         for v in CFG:
             if v == "M":

@@ -83,14 +83,7 @@ where
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
         chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled()))).map_err(|e| e.to_string())?;
     }
-    chart
-        .configure_series_labels()
-        .label_font(("sans-serif", LABEL_FONT))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(|e| e.to_string())?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     root.present().map_err(|e| e.to_string())
 }
 
@@ -206,14 +199,7 @@ where
             }))
             .map_err(|e| e.to_string())?;
     }
-    chart
-        .configure_series_labels()
-        .label_font(("sans-serif", LABEL_FONT))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(|e| e.to_string())?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present().map_err(|e| e.to_string())
 }
 
@@ -262,6 +248,18 @@ where
 pub fn filter_grid(path: &Path, title: &str, panels: &[FilterPanel], cols: usize) -> Result<(), PlotError> {
     let size = (900, 60 + 400 * panels.len().div_ceil(2).max(1) as u32);
     with_backend!(path, size, |root| draw_filters(root, title, panels, cols))
+}
+
+/// The chart's legend, boxed on a translucent white background at `position`.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(chart: &mut ChartContext<'a, DB, CT>, position: SeriesLabelPosition) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .label_font(("sans-serif", LABEL_FONT))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(position)
+        .draw()
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -97,6 +97,43 @@ fn the_study_trains_measures_and_reports_every_job_of_its_plan() {
     assert!(md.contains("flip aug. + inv. loss") && md.contains("BN reset"), "{md}");
 }
 
+#[test]
+fn the_resnet_design_trains_measures_and_reports_flip_augmented_resnets() {
+    let mut spec = StudySpec::resnet();
+    spec.setting = TrainConfig { width: 0.25, epochs: 1, batch_size: 50, eval_batch_size: 250, lr: 0.05, warmup_epochs: 0.5, eval_every: 1, ..spec.setting };
+    spec.merge.stats_images = 200;
+    spec.merge.batch_size = 100;
+    spec.merge.alphas = alpha_grid(3);
+    let splits = tiny_splits(300, 100, 43);
+    let root = temp_dir("study-resnet");
+    let (runs, results, out) = (root.join("runs"), root.join("results"), root.join("book"));
+    let device = DeviceChoice::Cpu.resolve();
+    for net in spec.nets() {
+        train_net(&net, &runs, &splits, info(&splits), &device, None, false).unwrap();
+        let ck = relu_symmetries::train::Checkpoint::open(&runs.join(&net.name)).unwrap();
+        assert_eq!(ck.meta.train.model, relu_symmetries::train::ModelKind::Resnet20, "{} is not a ResNet", net.name);
+    }
+    for job in spec.merge_jobs() {
+        let r = run_merge_job(&spec, &job, &runs, &splits, "synthetic", &device, false).unwrap();
+        assert_eq!(r.outcomes.len(), 3, "none, BN reset and REPAIR");
+        r.write(&results.join("pairs").join(job.file_name())).unwrap();
+    }
+    let report = StudyReport::build(&spec, &runs, &results).unwrap();
+    assert!(report.untrained.is_empty() && report.unmeasured.is_empty(), "{:?} {:?}", report.untrained, report.unmeasured);
+    for &m in &spec.methods {
+        for &rep in &spec.repairs() {
+            let row = report.headline.iter().find(|h| h.method == m && h.repair == rep).unwrap_or_else(|| panic!("no headline row for {m:?} {rep:?}"));
+            assert_eq!(row.variant, Variant::Flip);
+            assert_eq!((row.gcnn_accuracy.unwrap().n, row.ordinary_accuracy.unwrap().n), (2, 1));
+        }
+    }
+    assert!(report.headline.iter().all(|h| h.variant == Variant::Flip), "only the flip-augmented variant is trained");
+    let files = write_report(&report, &runs, &results, &out).unwrap();
+    for want in ["headline-activation.md", "headline-weight.svg", "curves-activation-accuracy.svg", "filters.png", "structure-flip-s0-activation.md"] {
+        assert!(files.iter().any(|f| f.ends_with(want)), "{want} not written");
+    }
+}
+
 /// A committed checkpoint and its committed measurement agree: re-measuring the midpoint accuracy
 /// of `flip-s0` merged with its flipped self (activation matching, no repair) gives the committed
 /// number. Needs the CIFAR-10 copy in `../shared/data`; skipped without it.

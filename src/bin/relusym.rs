@@ -52,6 +52,9 @@ enum Command {
     /// (original, flipped, unaligned and aligned midpoints, BN reset, REPAIR) and the
     /// first-layer filter figure.
     Imagenet(ImagenetArgs),
+    /// How far flipped ResNets (ResNet50, the CIFAR ResNet-20) are from x ↦ f(hflip x) at several
+    /// input sizes (exact on odd sizes, not on even ones), and the cost of a forward pass.
+    ResnetFlip(ResnetFlipArgs),
     /// Export a checkpoint's weights as a safetensors file (burn's tensor names and layouts; the
     /// network configuration in the file's metadata) for other tools.
     Export(ExportArgs),
@@ -109,12 +112,27 @@ struct TestSubsetArg {
 
 #[derive(Args, Clone)]
 struct StudyDirs {
-    /// Folder of the study's checkpoint directories.
-    #[arg(long, default_value = "runs/study")]
-    runs: PathBuf,
-    /// Folder of the study's results.
-    #[arg(long, default_value = "results/study")]
-    results: PathBuf,
+    /// Which study: the decisive VGG11 design or the CIFAR ResNet-20 one.
+    #[arg(long, value_enum, default_value = "decisive")]
+    design: relu_symmetries::experiments::study::Design,
+    /// Folder of the study's checkpoint directories [default: runs/study, for the ResNet design
+    /// runs/resnet].
+    #[arg(long)]
+    runs: Option<PathBuf>,
+    /// Folder of the study's results [default: results/study, for the ResNet design
+    /// results/resnet].
+    #[arg(long)]
+    results: Option<PathBuf>,
+}
+
+impl StudyDirs {
+    fn runs(&self) -> PathBuf {
+        self.runs.clone().unwrap_or_else(|| self.design.runs().into())
+    }
+
+    fn results(&self) -> PathBuf {
+        self.results.clone().unwrap_or_else(|| self.design.results().into())
+    }
 }
 
 #[derive(Subcommand)]
@@ -176,9 +194,10 @@ enum StudyCommand {
     Report {
         #[command(flatten)]
         dirs: StudyDirs,
-        /// Output folder of the book's generated tables and figures.
-        #[arg(long, default_value = "book/src/generated/study")]
-        out: PathBuf,
+        /// Output folder of the book's generated tables and figures [default:
+        /// book/src/generated/study, for the ResNet design book/src/generated/resnet].
+        #[arg(long)]
+        out: Option<PathBuf>,
         #[command(flatten)]
         json: JsonArg,
     },
@@ -228,6 +247,23 @@ struct ImagenetArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Output folder: the first-layer filter figure, the table (CSV …) and the report (JSON).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    device: DeviceArg,
+    #[command(flatten)]
+    json: JsonArg,
+}
+
+#[derive(Args)]
+struct ResnetFlipArgs {
+    /// Images per network and size.
+    #[arg(long, default_value_t = 8)]
+    images: usize,
+    /// Seed of the random weights and noise images.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output directory for the table (`resnet-flip.{csv,json}`).
     #[arg(long)]
     out: Option<PathBuf>,
     #[command(flatten)]
@@ -459,6 +495,7 @@ fn main() -> Result<()> {
         Command::Theory(a) => cmd_theory(a),
         Command::MlpConjecture(a) => cmd_mlp(a),
         Command::Export(a) => cmd_export(a),
+        Command::ResnetFlip(a) => cmd_resnet_flip(a),
         Command::Imagenet(a) => cmd_imagenet(a),
         Command::Study(c) => cmd_study(c),
         Command::Figures(a) => {
@@ -703,11 +740,11 @@ fn cmd_merge(args: MergeArgs) -> Result<()> {
 }
 
 fn cmd_study(c: StudyCommand) -> Result<()> {
-    use relu_symmetries::experiments::study::{self, StudySpec, report::StudyReport, run::is_trained};
-    let spec = StudySpec::decisive();
+    use relu_symmetries::experiments::study::{self, report::StudyReport, run::is_trained};
     match c {
-        StudyCommand::Plan { dirs, json } => emit(&study::StudyPlan::new(&spec, &dirs.runs, &dirs.results), json),
+        StudyCommand::Plan { dirs, json } => emit(&study::StudyPlan::new(&dirs.design.spec(), &dirs.runs(), &dirs.results()), json),
         StudyCommand::Train { dirs, data, nets, stop_after, device } => {
+            let (spec, runs) = (dirs.design.spec(), dirs.runs());
             for n in &nets {
                 if spec.net(n).is_none() {
                     anyhow::bail!("no net named {n} in the study (see `relusym study plan`)");
@@ -716,17 +753,17 @@ fn cmd_study(c: StudyCommand) -> Result<()> {
             let (splits, info) = open_data(&data, true)?;
             let device = device.device.resolve();
             for net in spec.nets() {
-                if (!nets.is_empty() && !nets.contains(&net.name)) || is_trained(&dirs.runs.join(&net.name), &net) {
+                if (!nets.is_empty() && !nets.contains(&net.name)) || is_trained(&runs.join(&net.name), &net) {
                     continue;
                 }
                 eprintln!("training {} ({:?}) on {}", net.name, net.variant, device.description);
-                let s =
-                    study::train_net(&net, &dirs.runs, &splits, info.clone(), &device, stop_after, true).with_context(|| format!("training {}", net.name))?;
+                let s = study::train_net(&net, &runs, &splits, info.clone(), &device, stop_after, true).with_context(|| format!("training {}", net.name))?;
                 eprintln!("{}: test accuracy {:.4}, flip agreement {:.4}, {:.1} min", net.name, s.test.accuracy, s.test.flip_agreement, s.wall_s / 60.0);
             }
             Ok(())
         }
         StudyCommand::Measure { dirs, data, only, jobs, limit, device } => {
+            let (spec, runs, results) = (dirs.design.spec(), dirs.runs(), dirs.results());
             let mut job_nets = Vec::new();
             for stem in &jobs {
                 let job = spec.merge_job(stem).with_context(|| format!("no measurement job {stem} in the study (see `relusym study jobs --all`)"))?;
@@ -737,11 +774,11 @@ fn cmd_study(c: StudyCommand) -> Result<()> {
             // Flip invariance on training images of every trained net (cheap; one file per net);
             // with --job, of the job's nets only.
             for net in spec.nets() {
-                let path = dirs.results.join("nets").join(format!("{}.json", net.name));
-                if path.exists() || !is_trained(&dirs.runs.join(&net.name), &net) || (!jobs.is_empty() && !job_nets.contains(&net.name)) {
+                let path = results.join("nets").join(format!("{}.json", net.name));
+                if path.exists() || !is_trained(&runs.join(&net.name), &net) || (!jobs.is_empty() && !job_nets.contains(&net.name)) {
                     continue;
                 }
-                let inv = study::train_set_invariance(&net, &dirs.runs, &splits, &device)?;
+                let inv = study::train_set_invariance(&net, &runs, &splits, &device)?;
                 relu_symmetries::provenance::write_atomic(&path, serde_json::to_string_pretty(&inv)?.as_bytes())
                     .with_context(|| format!("writing {}", path.display()))?;
                 eprintln!(
@@ -751,7 +788,7 @@ fn cmd_study(c: StudyCommand) -> Result<()> {
             }
             let mut ran = 0usize;
             for job in spec.merge_jobs() {
-                let path = dirs.results.join("pairs").join(job.file_name());
+                let path = results.join("pairs").join(job.file_name());
                 if path.exists() || (!only.is_empty() && !only.iter().any(|o| job.file_name().contains(o.as_str()))) {
                     continue;
                 }
@@ -761,7 +798,7 @@ fn cmd_study(c: StudyCommand) -> Result<()> {
                 if limit.is_some_and(|l| ran >= l) {
                     break;
                 }
-                match study::run_merge_job(&spec, &job, &dirs.runs, &splits, &info.name, &device, true) {
+                match study::run_merge_job(&spec, &job, &runs, &splits, &info.name, &device, true) {
                     Ok(r) => {
                         r.write(&path)?;
                         ran += 1;
@@ -784,13 +821,16 @@ fn cmd_study(c: StudyCommand) -> Result<()> {
             Ok(())
         }
         StudyCommand::Jobs { dirs, format, all } => {
+            let (spec, runs, results) = (dirs.design.spec(), dirs.runs(), dirs.results());
             use relu_symmetries::experiments::study::jobs::{SlurmOptions, load_jobs, render, select};
-            let jobs = load_jobs(&spec, &dirs.runs, &dirs.results)?;
+            let jobs = load_jobs(&spec, &runs, &results)?;
             say(render(format, &select(&jobs, all), &SlurmOptions::default()).trim_end())
         }
         StudyCommand::Report { dirs, out, json } => {
-            let report = StudyReport::build(&spec, &dirs.runs, &dirs.results)?;
-            let files = study::report::write_report(&report, &dirs.runs, &dirs.results, &out)?;
+            let (spec, runs, results) = (dirs.design.spec(), dirs.runs(), dirs.results());
+            let out = out.unwrap_or_else(|| dirs.design.book().into());
+            let report = StudyReport::build(&spec, &runs, &results)?;
+            let files = study::report::write_report(&report, &runs, &results, &out)?;
             if json.json { say(&serde_json::to_string(&report)?) } else { say(&files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join("\n")) }
         }
     }
@@ -828,6 +868,24 @@ fn cmd_mlp(a: MlpArgs) -> Result<()> {
         eprintln!("wrote {} tables to {}", files.len(), dir.display());
     }
     emit(&report, a.json)
+}
+
+fn cmd_resnet_flip(a: ResnetFlipArgs) -> Result<()> {
+    use relu_symmetries::experiments::resnet_flip::{FlipProbeConfig, flip_probe};
+    let device = a.device.device.resolve();
+    let cfg = FlipProbeConfig { images: a.images, seed: a.seed, ..FlipProbeConfig::default() };
+    let probe = flip_probe(&cfg, &device.device, &device.description)?;
+    if let Some(out) = &a.out {
+        probe.table().write(
+            out,
+            "resnet-flip",
+            &serde_json::json!({ "device": probe.device, "git_revision": probe.git_revision, "images": a.images, "seed": a.seed }),
+        )?;
+        let path = out.join("resnet-flip.json");
+        relu_symmetries::provenance::write_atomic(&path, serde_json::to_string_pretty(&probe)?.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    emit(&probe, a.json)
 }
 
 fn cmd_imagenet(a: ImagenetArgs) -> Result<()> {

@@ -18,6 +18,7 @@
 use std::path::Path;
 
 use super::error::DataError;
+use super::parallel::fill_in_parallel;
 use super::source::{Member, read_members};
 use super::{Dataset, Splits};
 
@@ -176,33 +177,7 @@ fn decode_split(source: &Path, split: &str, members: &[&Member], classes: &[Stri
     }
     let mut images = vec![0u8; members.len() * size];
 
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 32);
-    let per_thread = members.len().div_ceil(threads).max(1);
-    let results: Vec<Result<(), DataError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = members
-            .chunks(per_thread)
-            .zip(images.chunks_mut(per_thread * size))
-            .map(|(ms, out)| {
-                scope.spawn(move || -> Result<(), DataError> {
-                    for (m, dst) in ms.iter().zip(out.chunks_exact_mut(size)) {
-                        decode_into(source, m, spec.color, height, width, dst)?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(r) => r,
-                Err(payload) => std::panic::resume_unwind(payload),
-            })
-            .collect()
-    });
-    // Chunks are in member order, so the first error is the first bad file.
-    for r in results {
-        r?;
-    }
+    fill_in_parallel(members, &mut images, size, |m, dst| decode_into(source, m, spec.color, height, width, dst))?;
     Dataset::new(format!("{}/{split}", spec.name), images, labels, channels, height, width, classes.to_vec())
 }
 

@@ -28,6 +28,7 @@ use super::Dataset;
 use super::augment::Normalize;
 use super::error::DataError;
 use super::image_folder::is_image_name;
+use super::parallel::fill_in_parallel;
 
 /// ImageNet's per-channel mean (RGB, `[0, 1]` scale), as torchvision normalises.
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
@@ -205,35 +206,10 @@ impl FolderIndex {
 fn decode_all(paths: &[&Path], pre: &Preprocess) -> Result<Vec<u8>, DataError> {
     let size = 3 * (pre.crop * pre.crop) as usize;
     let mut out = vec![0u8; paths.len() * size];
-    if paths.is_empty() {
-        return Ok(out);
-    }
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 32);
-    let per_thread = paths.len().div_ceil(threads).max(1);
-    let results: Vec<Result<(), DataError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = paths
-            .chunks(per_thread)
-            .zip(out.chunks_mut(per_thread * size))
-            .map(|(ps, dst)| {
-                scope.spawn(move || -> Result<(), DataError> {
-                    for (p, d) in ps.iter().zip(dst.chunks_exact_mut(size)) {
-                        d.copy_from_slice(&pre.load(p)?);
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(r) => r,
-                Err(payload) => std::panic::resume_unwind(payload),
-            })
-            .collect()
-    });
-    for r in results {
-        r?;
-    }
+    fill_in_parallel(paths, &mut out, size, |p, d| {
+        d.copy_from_slice(&pre.load(p)?);
+        Ok(())
+    })?;
     Ok(out)
 }
 

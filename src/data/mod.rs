@@ -32,6 +32,7 @@ pub mod fashion_mnist;
 pub mod image_folder;
 pub mod imagenet;
 pub mod open;
+mod parallel;
 pub mod source;
 pub mod synthetic;
 

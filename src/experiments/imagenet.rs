@@ -34,6 +34,7 @@ use crate::nets::{Network, ResNet50, ResNet50Config, WeightsError, tensor_to_arr
 use crate::plots::{FilterPanel, PlotError, filter_grid};
 use crate::provenance::git_revision;
 
+// ANCHOR: notebook_top1
 /// The official notebook's top-1 (%) on the 50,000 validation images with torchvision's
 /// `IMAGENET1K_V2` weights, in the order of [`ImagenetReport::rows`].
 pub const NOTEBOOK_TOP1: [(&str, f64); 6] = [
@@ -44,6 +45,7 @@ pub const NOTEBOOK_TOP1: [(&str, f64); 6] = [
     ("merged, aligned + BN reset", 74.07),
     ("merged, aligned + REPAIR", 76.39),
 ];
+// ANCHOR_END: notebook_top1
 
 /// Settings of an ImageNet run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -4,6 +4,8 @@
 //!   independently trained twin (the ordinary barrier), merge along an α grid, repair, measure.
 //! * [`imagenet`]: the ImageNet experiment (torchvision's ResNet50 merged with its flipped self,
 //!   the official notebook's table and first-layer filter figure).
+//! * [`resnet_flip`]: how far a flipped ResNet (strided, even input sizes) is from
+//!   `x ↦ f(hflip x)`, and the cost of a forward pass.
 //! * [`study`]: the decisive study — a matrix of training variants, seeds, kept epochs and
 //!   widths, with GCNN and ordinary barriers measured for all of it.
 //! * [`results`]: the typed result of every command, which the binary prints and the report
@@ -15,5 +17,6 @@ pub mod imagenet;
 pub mod merge;
 pub mod mlp_conjecture;
 pub mod report;
+pub mod resnet_flip;
 pub mod results;
 pub mod study;

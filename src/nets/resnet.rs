@@ -320,6 +320,7 @@ impl ResNet {
         spaces.push(HiddenSpace { name: "stage0".into(), size: self.stem.weight.dims()[0], producer: "stem.weight".into(), block: 0 });
         conv_axes(&mut params, "stem", stream0, None);
         batch_norm_axes(&mut params, "stem_bn", stream0);
+        // ANCHOR: residual_streams
         let mut stream = stream0;
         for (b, block) in self.blocks.iter().enumerate() {
             let layer = format!("blocks.{b}");
@@ -349,6 +350,7 @@ impl ResNet {
             conv_axes(&mut params, &format!("{layer}.conv2"), stream, Some(inner));
             batch_norm_axes(&mut params, &format!("{layer}.bn2"), stream);
         }
+        // ANCHOR_END: residual_streams
         params.push(ParamAxes { name: "head.weight".into(), layer: "head".into(), kind: LayerKind::Linear, axes: vec![(0, stream)], running_stat: false });
         params.push(ParamAxes { name: "head.bias".into(), layer: "head".into(), kind: LayerKind::Linear, axes: vec![], running_stat: false });
         Structure { spaces, params }

@@ -48,8 +48,8 @@ impl EquivarianceReport {
     }
 }
 
-/// Check f(ρ_in(s)x) = ρ_out(s)f(x) for every generator s on `samples` seeded N(0, I) inputs.
-pub fn check_equivariance(f: &Mlp, action: &GroupAction, samples: usize, seed: u64) -> Result<EquivarianceReport, TheoryError> {
+/// An error unless the group acts on `f`'s input and output spaces.
+pub(crate) fn check_dims(f: &Mlp, action: &GroupAction) -> Result<(), TheoryError> {
     if action.input.dim() != f.input_dim() || action.output.dim() != f.output_dim() {
         return Err(TheoryError::Shape(format!(
             "network maps R^{} → R^{} but the group acts on R^{} and R^{}",
@@ -59,6 +59,12 @@ pub fn check_equivariance(f: &Mlp, action: &GroupAction, samples: usize, seed: u
             action.output.dim()
         )));
     }
+    Ok(())
+}
+
+/// Check f(ρ_in(s)x) = ρ_out(s)f(x) for every generator s on `samples` seeded N(0, I) inputs.
+pub fn check_equivariance(f: &Mlp, action: &GroupAction, samples: usize, seed: u64) -> Result<EquivarianceReport, TheoryError> {
+    check_dims(f, action)?;
     let mut rng = sample::rng(seed);
     let x: Array2<f64> = sample::normal_matrix(&mut rng, samples, f.input_dim());
     let fx = f.forward(&x);

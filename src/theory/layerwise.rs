@@ -467,15 +467,7 @@ fn worst_entry(v: &Array1<f64>) -> (usize, f64) {
 
 /// Decide whether `f` is layerwise equivariant for `action` (see the module docs).
 pub fn decide_layerwise(f: &Mlp, action: &GroupAction, opts: &LayerwiseOptions) -> Result<LayerwiseVerdict, TheoryError> {
-    if action.input.dim() != f.input_dim() || action.output.dim() != f.output_dim() {
-        return Err(TheoryError::Shape(format!(
-            "network maps R^{} → R^{} but the group acts on R^{} and R^{}",
-            f.input_dim(),
-            f.output_dim(),
-            action.input.dim(),
-            action.output.dim()
-        )));
-    }
+    super::equivariance::check_dims(f, action)?;
     let k = action.num_generators();
     let mut per_layer: Vec<Vec<ScaledPermutation>> = vec![Vec::with_capacity(k); f.depth() - 1];
     let mut ambiguous = false;

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use super::Variant;
 use super::report::{HeadlineRow, Stat, StructureRow, StudyReport, TrendRow, repair_name, strongest_repair};
 use crate::experiments::merge::{Alignment, MergeOutcome, MergePoint, Method};
 use crate::merge::RepairMode;
@@ -17,9 +16,10 @@ use crate::train::EpochRecord;
 /// barrier, without repair and with the strongest repair (bars: mean, whiskers: spread over seeds).
 pub fn headline_figure(r: &StudyReport, method: Method, path: &Path) -> Result<(), PlotError> {
     let rep = strongest_repair();
-    let cats: Vec<String> = Variant::ALL.iter().map(|v| v.label().to_string()).collect();
+    let variants = r.spec.shown_variants();
+    let cats: Vec<String> = variants.iter().map(|v| v.label().to_string()).collect();
     let pick = |repair: RepairMode, f: fn(&HeadlineRow) -> Option<Stat>| -> Vec<(f64, f64)> {
-        Variant::ALL
+        variants
             .iter()
             .map(|v| {
                 r.headline

@@ -35,17 +35,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::run::{PairResult, StudyError, StudyPlan};
-use super::{Group, MergeJob, NetSpec, StudySpec};
+use super::{Design, Group, MergeJob, NetSpec, StudySpec};
 use crate::experiments::merge::Method;
 use crate::train::Checkpoint;
-
-/// The default folder of the study's checkpoints (`relusym study … --runs`); job commands name
-/// the folder only when it differs.
-pub const DEFAULT_RUNS: &str = "runs/study";
-
-/// The default folder of the study's results (`relusym study … --results`); job commands name the
-/// folder only when it differs.
-pub const DEFAULT_RESULTS: &str = "results/study";
 
 /// The device every job command asks for: the committed costs were measured on the CPU.
 pub const JOB_DEVICE: &str = "cpu";
@@ -280,13 +272,18 @@ fn measure_cost(job: &MergeJob, jobs: &[MergeJob], costs: &MeasuredCosts) -> Opt
     )
 }
 
-/// `--runs` and `--results` when they differ from the defaults.
+/// `--design` unless it is the default design, `--runs` and `--results` when they differ from the
+/// design's defaults.
 fn dir_args(plan: &StudyPlan) -> Vec<String> {
+    let design = plan.spec.design;
     let mut out = Vec::new();
-    if plan.runs != Path::new(DEFAULT_RUNS) {
+    if design != Design::Decisive {
+        out.extend(["--design".to_string(), design.name().to_string()]);
+    }
+    if plan.runs != Path::new(design.runs()) {
         out.extend(["--runs".to_string(), plan.runs.display().to_string()]);
     }
-    if plan.results != Path::new(DEFAULT_RESULTS) {
+    if plan.results != Path::new(design.results()) {
         out.extend(["--results".to_string(), plan.results.display().to_string()]);
     }
     out
@@ -380,7 +377,7 @@ fn totals(jobs: &[Job]) -> String {
         "{} jobs ({train} training, {} measurement), about {} of compute in all ({measured} costs measured, {estimated} estimated",
         jobs.len(),
         jobs.len() - train,
-        duration(seconds)
+        if measured + estimated == 0 { "an unknown amount".to_string() } else { duration(seconds) }
     );
     if unknown > 0 {
         let _ = write!(s, ", {unknown} unknown");
@@ -715,9 +712,14 @@ mod tests {
     #[test]
     fn commands_name_the_folders_only_when_they_are_not_the_defaults() {
         let spec = StudySpec::decisive();
-        let default = StudyPlan::new(&spec, Path::new(DEFAULT_RUNS), Path::new(DEFAULT_RESULTS));
+        let default = StudyPlan::new(&spec, Path::new(spec.design.runs()), Path::new(spec.design.results()));
         let jobs = study_jobs(&default, &MeasuredCosts::default());
         assert!(jobs.iter().all(|j| !j.command.contains(&"--runs".to_string()) && !j.command.contains(&"--results".to_string())));
+        assert!(jobs.iter().all(|j| !j.command.contains(&"--design".to_string())), "the decisive design is the default");
+        let resnet = Design::Resnet;
+        let plan = StudyPlan::new(&resnet.spec(), Path::new(resnet.runs()), Path::new(resnet.results()));
+        let jobs = study_jobs(&plan, &MeasuredCosts::default());
+        assert!(jobs.iter().all(|j| j.command.windows(2).any(|w| w == ["--design", "resnet"]) && !j.command.contains(&"--runs".to_string())));
         let plan = empty_plan();
         let jobs = study_jobs(&plan, &MeasuredCosts::default());
         assert!(jobs.iter().all(|j| j.command.windows(2).any(|w| w[0] == "--runs" && Path::new(&w[1]) == plan.runs)));

@@ -18,6 +18,11 @@
 //! ([`PairResult`]). `relusym study plan` lists the jobs and what is done, `relusym study train`
 //! and `relusym study measure` run what is missing, `relusym study report` turns the results into
 //! the book's tables and figures ([`report`]).
+//!
+//! The same machinery runs a second, smaller design ([`Design::Resnet`], [`StudySpec::resnet`]):
+//! flip-augmented CIFAR ResNet-20s, whose GCNN and ordinary barriers answer the same question for
+//! a residual network (`relusym study … --design resnet`, under `runs/resnet` and
+//! `results/resnet`).
 
 pub mod figures;
 pub mod jobs;
@@ -31,6 +36,65 @@ use crate::merge::RepairMode;
 use crate::train::{ModelKind, TrainConfig};
 
 pub use run::{PairResult, StudyError, StudyPlan, TrainSetInvariance, run_merge_job, train_net, train_set_invariance};
+
+/// Which study design a command runs; each keeps its checkpoints, results and book tables in its
+/// own folders.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Design {
+    /// VGG11-BN: every training variant, seeds, the GCNN control, emergence and width
+    /// ([`StudySpec::decisive`]).
+    #[default]
+    Decisive,
+    /// CIFAR ResNet-20, flip augmentation, two seeds ([`StudySpec::resnet`]).
+    Resnet,
+}
+
+impl Design {
+    /// The design itself.
+    pub fn spec(self) -> StudySpec {
+        match self {
+            Design::Decisive => StudySpec::decisive(),
+            Design::Resnet => StudySpec::resnet(),
+        }
+    }
+
+    /// Its name on the command line (`--design NAME`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Design::Decisive => "decisive",
+            Design::Resnet => "resnet",
+        }
+    }
+
+    /// The default folder of its checkpoints.
+    pub fn runs(self) -> &'static str {
+        match self {
+            Design::Decisive => "runs/study",
+            Design::Resnet => "runs/resnet",
+        }
+    }
+
+    /// The default folder of its results.
+    pub fn results(self) -> &'static str {
+        match self {
+            Design::Decisive => "results/study",
+            Design::Resnet => "results/resnet",
+        }
+    }
+
+    /// The default folder of its generated book tables and figures.
+    pub fn book(self) -> &'static str {
+        match self {
+            Design::Decisive => "book/src/generated/study",
+            Design::Resnet => "book/src/generated/resnet",
+        }
+    }
+}
+
+fn three_variants() -> Vec<Variant> {
+    vec![Variant::NoFlip, Variant::Flip, Variant::FlipInv]
+}
 
 /// How a net of the study was trained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -157,6 +221,12 @@ impl MergeJob {
 /// The whole design.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StudySpec {
+    /// Which design this is (its folders and its name on the command line).
+    #[serde(default)]
+    pub design: Design,
+    /// The trained variants of the matrix (the GCNN control is [`StudySpec::gcnn_seeds`]).
+    #[serde(default = "three_variants")]
+    pub variants: Vec<Variant>,
     /// The chosen setting (flip augmentation on, no invariance loss; seed ignored).
     pub setting: TrainConfig,
     /// Invariance-loss weight λ of the [`Variant::FlipInv`] nets.
@@ -213,6 +283,8 @@ impl StudySpec {
             ..TrainConfig::default()
         };
         StudySpec {
+            design: Design::Decisive,
+            variants: three_variants(),
             setting,
             invariance_weight: 1.0,
             seeds: vec![0, 1, 2],
@@ -228,6 +300,49 @@ impl StudySpec {
             secondary_methods: vec![Method::Activation, Method::Weight],
             secondary_alphas: vec![0.0, 0.25, 0.5, 0.75, 1.0],
         }
+    }
+
+    /// The ResNet design: CIFAR ResNet-20 at width ×0.5 (8-16-32 channels, BatchNorm), flip
+    /// augmentation, two seeds, trained with the decisive study's recipe (SGD, lr 0.1, one warm-up
+    /// epoch, batch 128) for 6 epochs — what fits the 45-minute budget per net on two CPU cores
+    /// (one epoch costs about 2.4 times the VGG setting's). Each net's GCNN barrier and the
+    /// pair's ordinary barrier, both matching methods, no repair, BN reset and REPAIR, on a
+    /// five-point α grid.
+    pub fn resnet() -> Self {
+        let setting = TrainConfig {
+            model: ModelKind::Resnet20,
+            width: 0.5,
+            epochs: 6,
+            batch_size: 128,
+            lr: 0.1,
+            warmup_epochs: 1.0,
+            eval_every: 3,
+            ..TrainConfig::default()
+        };
+        StudySpec {
+            design: Design::Resnet,
+            variants: vec![Variant::Flip],
+            setting,
+            invariance_weight: 1.0,
+            seeds: vec![0, 1],
+            gcnn_seeds: Vec::new(),
+            emergence_seeds: Vec::new(),
+            keep_epochs: Vec::new(),
+            widths: Vec::new(),
+            width_seeds: Vec::new(),
+            pilot: Vec::new(),
+            merge: MergeConfig { alphas: alpha_grid(5), stats_images: 5000, ..MergeConfig::default() },
+            methods: vec![Method::Activation, Method::Weight],
+            warm_alphas: Vec::new(),
+            secondary_methods: Vec::new(),
+            secondary_alphas: Vec::new(),
+        }
+    }
+
+    /// The variants a table or figure shows: the trained ones and the GCNN control if it has
+    /// seeds, in [`Variant::ALL`] order.
+    pub fn shown_variants(&self) -> Vec<Variant> {
+        Variant::ALL.into_iter().filter(|v| if *v == Variant::Gcnn { !self.gcnn_seeds.is_empty() } else { self.variants.contains(v) }).collect()
     }
 
     /// The configuration of a net of `variant` with `seed` at `width`.
@@ -257,7 +372,7 @@ impl StudySpec {
     pub fn nets(&self) -> Vec<NetSpec> {
         let mut out = Vec::new();
         let w = self.setting.width;
-        for variant in [Variant::NoFlip, Variant::Flip, Variant::FlipInv] {
+        for &variant in self.variants.iter().filter(|v| **v != Variant::Gcnn) {
             for &seed in &self.seeds {
                 let keep = if variant == Variant::Flip && self.emergence_seeds.contains(&seed) { self.keep_epochs.clone() } else { Vec::new() };
                 out.push(NetSpec {
@@ -327,7 +442,9 @@ impl StudySpec {
         };
         let matrix: Vec<&NetSpec> = nets.iter().filter(|n| n.role == Role::Matrix).collect();
         let mut methods: Vec<(Method, &Vec<f64>)> = self.methods.iter().map(|&m| (m, &self.merge.alphas)).collect();
-        methods.push((Method::WeightWarm, &self.warm_alphas));
+        if !self.warm_alphas.is_empty() {
+            methods.push((Method::WeightWarm, &self.warm_alphas));
+        }
         for (method, alphas) in methods {
             for n in &matrix {
                 jobs.push(job(Group::Matrix, BarrierKind::Gcnn, &n.name, None, None, method, alphas));
@@ -412,6 +529,23 @@ mod tests {
             assert_eq!(twins, 3 * k * (k - 1) / 2);
             let gcnn = jobs.iter().filter(|j| j.group == Group::Matrix && j.kind == BarrierKind::Gcnn && j.method == *method).count();
             assert_eq!(gcnn, 3 * k + spec.gcnn_seeds.len());
+        }
+    }
+
+    #[test]
+    fn the_resnet_design_trains_only_flip_augmented_resnets_and_measures_each_pair_and_net() {
+        let spec = StudySpec::resnet();
+        let nets = spec.nets();
+        assert_eq!(nets.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), ["flip-s0", "flip-s1"]);
+        assert!(nets.iter().all(|n| n.train.model == ModelKind::Resnet20 && n.train.flip_augmentation && n.train.invariance_loss == 0.0));
+        let jobs = spec.merge_jobs();
+        // per method: two GCNN barriers and one ordinary barrier; no warm start, emergence or width
+        assert_eq!(jobs.len(), 3 * spec.methods.len());
+        assert!(jobs.iter().all(|j| j.group == Group::Matrix && j.method != Method::WeightWarm && j.alphas.contains(&0.5)));
+        assert_eq!(spec.shown_variants(), [Variant::Flip]);
+        assert_eq!(StudySpec::decisive().shown_variants(), Variant::ALL);
+        for d in [Design::Decisive, Design::Resnet] {
+            assert_eq!(d.spec().design, d);
         }
     }
 

@@ -44,6 +44,9 @@ pub enum ReportError {
     /// A file could not be written.
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    /// Another result file could not be read.
+    #[error(transparent)]
+    Result(#[from] crate::experiments::results::ResultFileError),
 }
 
 /// Mean, spread and count of a sample.
@@ -527,10 +530,10 @@ fn opt_pct(x: Option<f64>) -> String {
     x.map_or("–".into(), pct)
 }
 
-/// The first seed's net of every variant, in [`Variant::ALL`] order (`noflip-s0`, `flip-s0`,
-/// `inv-s0`, `gcnn-s0` for the decisive design).
+/// The first seed's net of every shown variant, in [`Variant::ALL`] order (`noflip-s0`,
+/// `flip-s0`, `inv-s0`, `gcnn-s0` for the decisive design).
 pub fn first_nets(spec: &StudySpec) -> Vec<String> {
-    Variant::ALL
+    spec.shown_variants()
         .iter()
         .map(|v| {
             let seed = if *v == Variant::Gcnn { spec.gcnn_seeds.first() } else { spec.seeds.first() };
@@ -600,7 +603,12 @@ pub fn markdown_tables(r: &StudyReport) -> Vec<(String, String)> {
         )
         .expect("string write");
     }
-    out.push(("pilot".into(), t));
+    // The pilot and the premise compare the variants with the un-augmented nets: only designs
+    // that train those have them.
+    let comparative = r.spec.variants.contains(&Variant::NoFlip);
+    if comparative {
+        out.push(("pilot".into(), t));
+    }
 
     // Premise.
     let p = &r.premise;
@@ -636,7 +644,9 @@ pub fn markdown_tables(r: &StudyReport) -> Vec<(String, String)> {
         )
         .expect("string write");
     }
-    out.push(("premise".into(), t));
+    if comparative {
+        out.push(("premise".into(), t));
+    }
 
     // Headline, accuracy and loss, one table per method.
     for &method in &r.spec.methods {
@@ -710,9 +720,10 @@ pub fn markdown_tables(r: &StudyReport) -> Vec<(String, String)> {
     }
 
     // Structure: one pair of tables per (net, method); the first flip-augmented net and the GCNN
-    // control always have theirs (saying "not measured yet" until they are).
+    // control (where the design has one) always have theirs (saying "not measured yet" until they are).
     let mut keys: Vec<(String, Method)> = Vec::new();
-    for net in [format!("flip-s{}", r.spec.seeds[0]), format!("gcnn-s{}", r.spec.gcnn_seeds.first().copied().unwrap_or(0))] {
+    let control = r.spec.gcnn_seeds.first().map(|s| format!("gcnn-s{s}"));
+    for net in std::iter::once(format!("flip-s{}", r.spec.seeds[0])).chain(control) {
         for &m in &r.spec.methods {
             keys.push((net.clone(), m));
         }
@@ -763,7 +774,9 @@ pub fn markdown_tables(r: &StudyReport) -> Vec<(String, String)> {
         writeln!(t, "| `{}` | {:.1} | {:.1} | {:.1} | {:.1}{mark} |", w.pair, w.identity, w.from_identity, w.activation, w.from_activation)
             .expect("string write");
     }
-    out.push(("warm-start".into(), t));
+    if !r.spec.warm_alphas.is_empty() {
+        out.push(("warm-start".into(), t));
+    }
     out
 }
 
@@ -906,6 +919,11 @@ pub fn write_report(r: &StudyReport, runs: &Path, results: &Path, out: &Path) ->
     }
     if !panels.is_empty() {
         figure_pair(out, "filters", &mut written, |p| filters_figure(&panels, p))?;
+    }
+
+    // The flipped-ResNet probe (`relusym resnet-flip --out RESULTS`), where the design has one.
+    if let Some(probe) = crate::experiments::results::read_result::<crate::experiments::resnet_flip::FlipProbe>(&results.join("resnet-flip.json"))? {
+        put(out.join("resnet-flip.md"), &probe.markdown(), &mut written)?;
     }
 
     // Every figure the book shows exists, if only to say that its data is not there yet.
