@@ -39,6 +39,11 @@ train-cpu:
 study-train:
     {{relusym}} study train --device cpu
 
+# The ResNet design: two flip-augmented CIFAR ResNet-20s (about 45 minutes each on 2 cores;
+# resumable). Committed under runs/resnet.
+resnet-train:
+    {{relusym}} study train --design resnet --device cpu
+
 # What the study has trained and measured, and what is missing.
 study-plan:
     {{relusym}} study plan
@@ -47,6 +52,8 @@ study-plan:
 # Delete a result file to measure it again.
 results:
     {{relusym}} study measure --device cpu
+    {{relusym}} study measure --design resnet --device cpu
+    [ -f results/resnet/resnet-flip.json ] || {{relusym}} resnet-flip --device cpu --out results/resnet
 
 # GCNN and ordinary barriers of the cpu-preset nets, both matching methods, with and without REPAIR.
 results-cpu:
@@ -71,6 +78,7 @@ mlp:
 # Figures and tables for the book: the study (runs/study, results/study) and the earlier cpu preset.
 figures:
     {{relusym}} study report --out book/src/generated/study
+    {{relusym}} study report --design resnet --out book/src/generated/resnet
     {{relusym}} figures --runs runs/cpu --results results/cpu --out book/src/generated
     {{relusym}} theory --out book/src/generated/theory
 
@@ -98,6 +106,11 @@ bench-paired rounds="3":
     bench/.venv/bin/python bench/paired.py --relusym target/debug/relusym --rounds {{rounds}} \
         --checkpoint runs/study/flip-s0 --out results/cpu/bench-paired.json
     {{relusym}} figures --runs runs/cpu --results results/cpu --out book/src/generated
+
+# GPU throughput next to PyTorch-CUDA on the same card (bench/gpu.sh; for a lent GPU machine:
+# needs a Vulkan driver for wgpu and python3 with CUDA-enabled torch). Writes results/gpu/.
+bench-gpu:
+    bench/gpu.sh
 
 # Every test (what CI runs).
 test:

@@ -11,6 +11,7 @@ object shaped like relusym's `BenchReport`: {"device": ..., "rows": [{width, bat
 train_images_per_s, infer_images_per_s, train_steps, params}]}.
 
     python3 bench/torch_vgg.py --widths 0.25,0.5,1 --batch 500 --steps 3 --warmup 1 --threads 2
+    python3 bench/torch_vgg.py --device cuda --steps 20 --warmup 3     # on a GPU (bench/gpu.sh)
 """
 import argparse
 import json
@@ -48,13 +49,13 @@ class VGG(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
-def bench_width(w, batch_norm, batch, warmup, steps):
+def bench_width(w, batch_norm, batch, warmup, steps, device="cpu"):
     torch.manual_seed(0)
-    model = VGG(w, batch_norm)
+    model = VGG(w, batch_norm).to(device)
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    x = torch.randn(batch, 3, 32, 32)
-    y = torch.arange(batch) % 10
+    x = torch.randn(batch, 3, 32, 32, device=device)
+    y = torch.arange(batch, device=device) % 10
     model.train()
     timed = 0.0
     for s in range(warmup + steps):
@@ -67,7 +68,7 @@ def bench_width(w, batch_norm, batch, warmup, steps):
         if s >= warmup:
             timed += time.perf_counter() - t
     model.eval()
-    xi = torch.randn(batch, 3, 32, 32)
+    xi = torch.randn(batch, 3, 32, 32, device=device)
     reps = max(steps, 1)
     with torch.inference_mode():
         model(xi).sum().item()
@@ -94,10 +95,14 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--batch-norm", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda for a GPU (each step ends with a read of the loss, which synchronises)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    rows = [bench_width(float(w), a.batch_norm, a.batch, a.warmup, a.steps) for w in a.widths.split(",")]
-    device = f"PyTorch {torch.__version__} (CPU, {torch.get_num_threads()} threads)"
+    rows = [bench_width(float(w), a.batch_norm, a.batch, a.warmup, a.steps, a.device) for w in a.widths.split(",")]
+    if a.device == "cpu":
+        device = f"PyTorch {torch.__version__} (CPU, {torch.get_num_threads()} threads)"
+    else:
+        device = f"PyTorch {torch.__version__} ({torch.cuda.get_device_name(0)}, CUDA {torch.version.cuda})"
     print(json.dumps({"device": device, "rows": rows}, indent=1))
 
 
