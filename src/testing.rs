@@ -4,6 +4,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
+use crate::align::{Perm, PermSpec, identity_perms, random_perms};
 use crate::nets::Network;
 
 /// A batch `[n, c, size, size]` of standard-normal-ish random values (seeded, host-generated).
@@ -48,4 +49,19 @@ pub fn relative_logit_diff<N: Network>(a: &N, b: &N, seed: u64) -> f32 {
 pub fn relative_diff<const D: usize>(reference: Tensor<D>, other: Tensor<D>) -> f32 {
     let scale = reference.clone().abs().max().into_scalar::<f32>().max(1e-6);
     max_abs_diff(reference, other) / scale
+}
+
+/// Permutation sets that each move one of `spaces` (a random permutation there, the identity
+/// elsewhere), followed by one set that moves every space of `spec` at once.
+pub fn one_space_then_all(spec: &PermSpec, spaces: &[usize], rng: &mut StdRng) -> Vec<Vec<Perm>> {
+    let mut sets: Vec<Vec<Perm>> = spaces
+        .iter()
+        .map(|&s| {
+            let mut p = identity_perms(spec);
+            p[s] = Perm::random(spec.groups[s].size, rng);
+            p
+        })
+        .collect();
+    sets.push(random_perms(spec, rng));
+    sets
 }

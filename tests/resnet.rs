@@ -11,14 +11,14 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use relu_symmetries::activations::batch_norm_stats;
 use relu_symmetries::align::{
-    Perm, PermSpec, WeightMatchingOptions, activation_matching, activation_stats, apply_perms, identity_perms, invert_perms, random_perms, weight_matching,
+    PermSpec, WeightMatchingOptions, activation_matching, activation_stats, apply_perms, invert_perms, random_perms, weight_matching,
 };
 use relu_symmetries::batches::Loader;
 use relu_symmetries::experiments::merge::{MergeConfig, Method, Partner, merge_experiment, merge_experiments};
 use relu_symmetries::merge::{RepairMode, endpoint_pre_stats, interpolate, permute_model, repair, repair_points, reset_batch_norm};
 use relu_symmetries::nets::{Net, Network, ResNet, ResNetConfig};
 use relu_symmetries::stats::ChannelStats;
-use relu_symmetries::testing::{relative_logit_diff, with_random_batch_norms};
+use relu_symmetries::testing::{one_space_then_all, relative_logit_diff, with_random_batch_norms};
 use relu_symmetries::train::{Checkpoint, ModelKind, evaluate};
 
 /// A ResNet whose BatchNorms hold random statistics and affine maps (so that permuting or
@@ -40,15 +40,7 @@ fn permuting_any_residual_stage_through_the_pipeline_leaves_the_logits_unchanged
     assert_eq!(stages.len(), 3);
     // each stream alone, then every space at once; through `permute_model` (apply_perms +
     // with_params), on the ResNet and on the checkpoint's `Net` wrapping it
-    let mut sets: Vec<Vec<Perm>> = stages
-        .iter()
-        .map(|&s| {
-            let mut p = identity_perms(&spec);
-            p[s] = Perm::random(spec.groups[s].size, &mut rng);
-            p
-        })
-        .collect();
-    sets.push(random_perms(&spec, &mut rng));
+    let sets = one_space_then_all(&spec, &stages, &mut rng);
     for (k, perms) in sets.iter().enumerate() {
         let permuted = permute_model(&net, perms).unwrap();
         assert_ne!(permuted.to_params(), net.to_params(), "set {k} moved nothing");

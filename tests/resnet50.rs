@@ -14,11 +14,11 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use relu_symmetries::align::{Perm, PermSpec, apply_perms, identity_perms, random_perms};
+use relu_symmetries::align::{Perm, PermSpec, apply_perms, identity_perms};
 use relu_symmetries::experiments::imagenet::ImagenetReport;
 use relu_symmetries::group::D4;
 use relu_symmetries::nets::{ResNet50, ResNet50Config, WeightsError};
-use relu_symmetries::testing::{max_abs_diff, random_images, relative_diff, with_random_batch_norms};
+use relu_symmetries::testing::{max_abs_diff, one_space_then_all, random_images, relative_diff, with_random_batch_norms};
 
 /// A tiny ResNet50 whose BatchNorms hold random statistics and affine maps (so that permuting
 /// them is not trivially harmless).
@@ -39,15 +39,7 @@ fn permuting_any_residual_stage_of_the_derived_resnet50_spec_leaves_the_logits_u
     let mut rng = StdRng::seed_from_u64(3);
     let streams: Vec<usize> = spec.groups.iter().enumerate().filter(|(_, g)| !g.name.contains('.')).map(|(i, _)| i).collect();
     assert_eq!(streams.len(), 5, "the stem and one stream per stage");
-    let mut sets: Vec<Vec<Perm>> = streams
-        .iter()
-        .map(|&s| {
-            let mut p = identity_perms(&spec);
-            p[s] = Perm::random(spec.groups[s].size, &mut rng);
-            p
-        })
-        .collect();
-    sets.push(random_perms(&spec, &mut rng));
+    let sets = one_space_then_all(&spec, &streams, &mut rng);
     for (k, perms) in sets.iter().enumerate() {
         let permuted = net.with_params(&apply_perms(&net.to_params(), &spec, perms).unwrap());
         assert_ne!(permuted.to_params(), net.to_params(), "set {k} moved nothing");
