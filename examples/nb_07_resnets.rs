@@ -36,9 +36,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let partner: Option<&str> = None;
     let cfg = MergeConfig {
         method: Method::Activation,
-        alphas: vec![0.0, 0.25, 0.5, 0.75, 1.0],
-        stats_images: 2000,
-        eval_images: Some(2000), // a class-stratified sample of the test set; None: all 10,000
+        alphas: vec![0.0, 0.5, 1.0],
+        stats_images: 1000,
+        eval_images: Some(1000), // a class-stratified sample of the test set; None: all 10,000
         ..spec.merge.clone()
     };
     let repairs = [RepairMode::None, RepairMode::BnReset, RepairMode::Repair];
