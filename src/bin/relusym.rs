@@ -58,7 +58,8 @@ enum Command {
     /// Export a checkpoint's weights as a safetensors file (burn's tensor names and layouts; the
     /// network configuration in the file's metadata) for other tools.
     Export(ExportArgs),
-    /// The decisive study: plan, train, measure and report its matrix of nets and merges.
+    /// The studies (the decisive VGG11 design, or `--design resnet`): plan, train, measure and report
+    /// their matrix of nets and merges.
     #[command(subcommand)]
     Study(StudyCommand),
 }
