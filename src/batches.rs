@@ -19,7 +19,7 @@ pub struct Loader<'a> {
 impl<'a> Loader<'a> {
     /// In-order, un-augmented batches with the dataset's normalisation.
     pub fn ordered(ds: &'a Dataset, batch_size: usize) -> Self {
-        Self { ds, norm: Normalize::for_dataset(&ds.name, ds.channels), batch_size: batch_size.max(1), augment: None, seed: 0, limit: ds.len }
+        Self { ds, norm: ds.normalize(), batch_size: batch_size.max(1), augment: None, seed: 0, limit: ds.len }
     }
 
     /// Shuffled (seeded) batches with augmentation `aug`.

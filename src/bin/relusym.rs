@@ -534,7 +534,7 @@ fn open_data(data: &DataArgs, progress: bool) -> Result<(data::Splits, data::Dat
 fn open_checkpoint_data(ckpt: &Checkpoint, kind: Option<DatasetKind>, location: &DataLocation, progress: bool) -> Result<(data::Splits, data::DatasetInfo)> {
     let kind = match kind {
         Some(k) => k,
-        None => DatasetKind::parse(&ckpt.meta.dataset.kind).with_context(|| format!("{}: the dataset it names", ckpt.dir.display()))?,
+        None => ckpt.meta.dataset.kind,
     };
     let path = location.data.clone().or_else(|| ckpt.meta.dataset.path.clone());
     Ok(data::open(kind, path.as_deref(), &location.cache, progress)?)

@@ -81,25 +81,6 @@ impl Normalize {
         Normalize::new(&mean, &std)
     }
 
-    /// The constants for a dataset named `name` (a [`Dataset::name`] such as
-    /// `"cifar10/train"`, or a [`super::DatasetKind`] name) with `channels`
-    /// channels: CIFAR-10's for names starting with `cifar10` (3 channels),
-    /// Fashion-MNIST's for `fashion-mnist` (1 channel), the synthetic set's for
-    /// `synthetic` (3 channels), ImageNet's (torchvision's) for `imagenet` (3 channels);
-    /// otherwise mean 0.5 and std 0.25 per channel.
-    pub fn for_dataset(name: &str, channels: usize) -> Self {
-        use super::synthetic::{SYNTHETIC_MEAN, SYNTHETIC_STD};
-        use super::{CIFAR10_MEAN, CIFAR10_STD, FASHION_MNIST_MEAN, FASHION_MNIST_STD};
-        let name = name.to_ascii_lowercase();
-        match channels {
-            3 if name.starts_with("cifar10") || name.starts_with("cifar-10") => Normalize::new(&CIFAR10_MEAN, &CIFAR10_STD),
-            1 if name.starts_with("fashion") => Normalize::new(&FASHION_MNIST_MEAN, &FASHION_MNIST_STD),
-            3 if name.starts_with("synthetic") => Normalize::new(&SYNTHETIC_MEAN, &SYNTHETIC_STD),
-            3 if name.starts_with("imagenet") => Normalize::new(&super::IMAGENET_MEAN, &super::IMAGENET_STD),
-            _ => Normalize::new(&vec![0.5; channels], &vec![0.25; channels]),
-        }
-    }
-
     /// Number of channels.
     pub fn channels(&self) -> usize {
         self.mean.len()
@@ -274,7 +255,7 @@ mod tests {
         // 5 images 2×6×7 with distinct, non-zero pixels.
         let (n, c, h, w) = (5, 2, 6, 7);
         let images = (0..n * c * h * w).map(|v| (1 + v % 250) as u8).collect();
-        Dataset::new("toy", images, vec![0; n], c, h, w, vec!["a".into()]).unwrap()
+        Dataset::new("toy", crate::data::DatasetKind::Synthetic, images, vec![0; n], [c, h, w], vec!["a".into()]).unwrap()
     }
 
     fn all(ds: &Dataset) -> Vec<usize> {
@@ -431,14 +412,10 @@ mod tests {
             assert!(mean.abs() < 1e-3, "channel {c}: mean {mean}");
             assert!((var.sqrt() - 1.0).abs() < 1e-3, "channel {c}: std {}", var.sqrt());
         }
-        let cifar = crate::data::DatasetKind::Cifar10.normalize();
+        let cifar = crate::data::DatasetKind::Cifar10.normalize(3);
         for (c, m) in [125.307f32, 122.961, 113.8575].into_iter().enumerate() {
             assert!(cifar.apply(m, c).abs() < 1e-5);
         }
-        assert_eq!(Normalize::for_dataset("cifar10-jpeg/test", 3), cifar);
-        assert_eq!(Normalize::for_dataset("fashion-mnist/train", 1).mean, [0.2860]);
-        assert_eq!(Normalize::for_dataset("other", 2).std, [0.25, 0.25]);
-        assert_eq!(Normalize::for_dataset("imagenet/train", 3).mean, super::super::IMAGENET_MEAN);
         // Padding zeros map to −mean/std.
         let (_, bias) = cifar.scale_bias()[0];
         assert!((bias - cifar.apply(0.0, 0)).abs() < 1e-6);

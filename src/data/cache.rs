@@ -17,7 +17,7 @@
 //! 8   u32       format version (CACHE_VERSION)
 //! 12  u64       header length L
 //! 20  L bytes   header, JSON: {"source", "source_size", "source_mtime_ns",
-//!               "splits": [{"role": "train"|"test", "name", "len",
+//!               "splits": [{"role": "train"|"test", "name", "kind", "len",
 //!               "channels", "height", "width", "classes": [...]}, ...]}
 //! ..  for each split in header order: len*C*H*W image bytes (N×C×H×W),
 //!               then len label bytes
@@ -38,12 +38,12 @@ use std::time::UNIX_EPOCH;
 use serde::{Deserialize, Serialize};
 
 use super::error::DataError;
-use super::{Dataset, Splits};
+use super::{Dataset, DatasetKind, Splits};
 
 /// Magic bytes at the start of every cache file.
 pub const CACHE_MAGIC: [u8; 8] = *b"RSYMDATA";
 /// Version of the cache layout; bump when it changes.
-pub const CACHE_VERSION: u32 = 1;
+pub const CACHE_VERSION: u32 = 2;
 /// Extension of cache files.
 pub const CACHE_EXT: &str = "rsds";
 
@@ -74,6 +74,7 @@ struct Header {
 struct SplitHeader {
     role: String,
     name: String,
+    kind: DatasetKind,
     len: usize,
     channels: usize,
     height: usize,
@@ -86,6 +87,7 @@ impl SplitHeader {
         SplitHeader {
             role: role.to_string(),
             name: d.name.clone(),
+            kind: d.kind,
             len: d.len,
             channels: d.channels,
             height: d.height,
@@ -253,7 +255,7 @@ fn read_cache_with_key(path: &Path) -> Result<(Splits, SourceKey), DataError> {
         file.read_exact(&mut labels).map_err(|e| DataError::io(path, e))?;
         sum.update(&images);
         sum.update(&labels);
-        let d = Dataset::new(s.name, images, labels, s.channels, s.height, s.width, s.classes).map_err(|e| corrupt(e.to_string()))?;
+        let d = Dataset::new(s.name, s.kind, images, labels, [s.channels, s.height, s.width], s.classes).map_err(|e| corrupt(e.to_string()))?;
         datasets.push(d);
     }
     let mut stored = [0u8; 8];

@@ -24,7 +24,7 @@ use std::path::Path;
 use super::error::DataError;
 use super::image_folder::{self, ColorMode, FolderSpec, parse_member_name};
 use super::source::{Member, is_tar_gz, read_members};
-use super::{Dataset, Splits};
+use super::{Dataset, DatasetKind, Splits};
 
 /// CIFAR-10 class names in label order.
 pub const CIFAR10_CLASSES: [&str; 10] = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
@@ -48,7 +48,7 @@ fn class_names() -> Vec<String> {
 /// The image-folder spec for CIFAR-10: official classes, RGB, 32×32; splits
 /// named `cifar10-images/train`, `cifar10-images/test` (see [`load_cifar10`]).
 pub fn folder_spec() -> FolderSpec {
-    FolderSpec { name: "cifar10-images".into(), classes: Some(class_names()), color: ColorMode::Rgb, size: Some((32, 32)) }
+    FolderSpec { name: "cifar10-images".into(), kind: DatasetKind::Cifar10, classes: Some(class_names()), color: ColorMode::Rgb, size: Some((32, 32)) }
 }
 
 /// Loads CIFAR-10 (train: 50,000, test: 10,000 images of 3×32×32 for the real
@@ -151,7 +151,7 @@ fn binary_from_members(source: &Path, members: &[Member]) -> Result<Splits, Data
         let m = find(file)?;
         parse_batch(&m.location(source), &m.data, &mut images, &mut labels)?;
     }
-    let train = Dataset::new("cifar10/train", images, labels, 3, 32, 32, class_names())?;
+    let train = Dataset::new("cifar10/train", DatasetKind::Cifar10, images, labels, [3, 32, 32], class_names())?;
     let m = find(TEST_BATCH)?;
     let test = parse_cifar_batch(&m.location(source), &m.data, "cifar10/test")?;
     Ok(Splits { train, test })
@@ -169,7 +169,7 @@ pub fn parse_cifar_batch(path: &Path, bytes: &[u8], name: &str) -> Result<Datase
     let mut images = Vec::new();
     let mut labels = Vec::new();
     parse_batch(path, bytes, &mut images, &mut labels)?;
-    Dataset::new(name, images, labels, 3, 32, 32, class_names())
+    Dataset::new(name, DatasetKind::Cifar10, images, labels, [3, 32, 32], class_names())
 }
 
 /// Appends the records of `bytes` to `images` (N×3×32×32) and `labels`.

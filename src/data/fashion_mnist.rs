@@ -20,7 +20,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::error::DataError;
-use super::{Dataset, Splits};
+use super::{Dataset, DatasetKind, Splits};
 
 /// Where Debian's `dataset-fashion-mnist` package installs the IDX files.
 pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
@@ -108,7 +108,7 @@ pub fn load_idx_pair(images: &Path, labels: &Path, classes: &[&str], name: &str)
         return Err(DataError::BadLabel { path: labels.to_path_buf(), record, label, classes: classes.len() });
     }
     let classes = classes.iter().map(|s| s.to_string()).collect();
-    Dataset::new(name, img.data, lab.data, 1, h, w, classes)
+    Dataset::new(name, DatasetKind::FashionMnist, img.data, lab.data, [1, h, w], classes)
 }
 
 /// Loads Fashion-MNIST (train 60,000, test 10,000 images of 1×28×28) from the

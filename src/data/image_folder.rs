@@ -20,7 +20,7 @@ use std::path::Path;
 use super::error::DataError;
 use super::parallel::fill_in_parallel;
 use super::source::{Member, read_members};
-use super::{Dataset, Splits};
+use super::{Dataset, DatasetKind, Splits};
 
 /// Colour conversion applied to every decoded image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,8 @@ impl ColorMode {
 pub struct FolderSpec {
     /// Dataset name; splits are named `"<name>/train"`, `"<name>/test"`.
     pub name: String,
+    /// What the images are (fixes their normalisation and, for most kinds, the channel count).
+    pub kind: DatasetKind,
     /// Fixed class order (label `k` = `classes[k]`); class folders not in the
     /// list are an error. `None`: the sorted folder names found in `train/`
     /// (or in the split being read, for [`load_image_split`]).
@@ -178,7 +180,7 @@ fn decode_split(source: &Path, split: &str, members: &[&Member], classes: &[Stri
     let mut images = vec![0u8; members.len() * size];
 
     fill_in_parallel(members, &mut images, size, |m, dst| decode_into(source, m, spec.color, height, width, dst))?;
-    Dataset::new(format!("{}/{split}", spec.name), images, labels, channels, height, width, classes.to_vec())
+    Dataset::new(format!("{}/{split}", spec.name), spec.kind, images, labels, [channels, height, width], classes.to_vec())
 }
 
 fn decode(source: &Path, m: &Member) -> Result<image::DynamicImage, DataError> {
@@ -271,7 +273,7 @@ mod tests {
     }
 
     fn spec(classes: Option<Vec<String>>) -> FolderSpec {
-        FolderSpec { name: "toy".into(), classes, color: ColorMode::Rgb, size: None }
+        FolderSpec { name: "toy".into(), kind: DatasetKind::Synthetic, classes, color: ColorMode::Rgb, size: None }
     }
 
     fn check(splits: &Splits, files: &[(String, Vec<u8>)]) {

@@ -24,11 +24,10 @@ use std::path::{Path, PathBuf};
 use image::imageops::FilterType;
 use serde::{Deserialize, Serialize};
 
-use super::Dataset;
-use super::augment::Normalize;
 use super::error::DataError;
 use super::image_folder::is_image_name;
 use super::parallel::fill_in_parallel;
+use super::{Dataset, DatasetKind};
 
 /// ImageNet's per-channel mean (RGB, `[0, 1]` scale), as torchvision normalises.
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
@@ -181,14 +180,14 @@ impl FolderIndex {
         let paths: Vec<&Path> = self.files.iter().map(|(p, _)| p.as_path()).collect();
         let images = decode_all(&paths, pre)?;
         let c = pre.crop as usize;
-        Dataset::new(name, images, vec![0; paths.len()], 3, c, c, vec!["unlabelled".into()])
+        Dataset::new(name, DatasetKind::Imagenet, images, vec![0; paths.len()], [3, c, c], vec!["unlabelled".into()])
     }
 
     /// Normalised batches `(pixels [n, 3, crop, crop] as f32, labels [n])` of at most
     /// `batch_size` images, in index order, each decoded (on all cores) when the iterator reaches
     /// it.
     pub fn batches<'a>(&'a self, pre: &'a Preprocess, batch_size: usize) -> impl Iterator<Item = Result<(Vec<f32>, Vec<i64>), DataError>> + 'a {
-        let norm = Normalize::new(&IMAGENET_MEAN, &IMAGENET_STD);
+        let norm = DatasetKind::Imagenet.normalize(3);
         self.files.chunks(batch_size.max(1)).map(move |chunk| {
             pre.validate()?;
             let paths: Vec<&Path> = chunk.iter().map(|(p, _)| p.as_path()).collect();

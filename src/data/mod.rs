@@ -5,7 +5,8 @@
 //! batches on demand by [`augment::fill_batch`].
 //!
 //! * [`Dataset`]: `len` images stored **N×C×H×W** (channel-major, one `u8` per
-//!   sample and channel), labels `u8` in `0..classes.len()`.
+//!   sample and channel), labels `u8` in `0..classes.len()`, and the [`DatasetKind`] its loader
+//!   read, which fixes its normalisation ([`Dataset::normalize`]).
 //! * [`cifar`]: CIFAR-10 from the official binary batches or an image-folder
 //!   layout (folder or `.tar.gz`), see [`cifar::load_cifar10`].
 //! * [`fashion_mnist`]: Fashion-MNIST from IDX files (gzip or raw).
@@ -35,8 +36,6 @@ pub mod open;
 mod parallel;
 pub mod source;
 pub mod synthetic;
-
-use std::path::PathBuf;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -76,11 +75,14 @@ pub const FASHION_MNIST_STD: [f32; 1] = [0.3530];
 /// An in-memory image-classification dataset.
 ///
 /// Invariants (checked by [`Dataset::new`]): `images.len() == len * channels *
-/// height * width`, `labels.len() == len`, every label `< classes.len()`.
+/// height * width`, `labels.len() == len`, every label `< classes.len()`, and `channels` is the
+/// kind's channel count where the kind fixes one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dataset {
     /// Human-readable name, e.g. `"cifar10/train"`.
     pub name: String,
+    /// What the images are; fixes the normalisation constants.
+    pub kind: DatasetKind,
     /// Pixels, N×C×H×W, row-major within each channel plane.
     pub images: Vec<u8>,
     /// Class index per image, length N.
@@ -114,19 +116,23 @@ impl Splits {
 }
 
 impl Dataset {
-    /// Builds a dataset from N×C×H×W pixels and labels, checking the invariants.
+    /// Builds a dataset of `kind` from N×C×H×W pixels (`shape` = `[C, H, W]`) and labels,
+    /// checking the invariants.
     pub fn new(
         name: impl Into<String>,
+        kind: DatasetKind,
         images: Vec<u8>,
         labels: Vec<u8>,
-        channels: usize,
-        height: usize,
-        width: usize,
+        shape: [usize; 3],
         classes: Vec<String>,
     ) -> Result<Self, DataError> {
         let name = name.into();
         let len = labels.len();
+        let [channels, height, width] = shape;
         let invalid = |reason: String| DataError::Invalid { name: name.clone(), reason };
+        if let Some(c) = kind.channels().filter(|&c| c != channels) {
+            return Err(invalid(format!("{channels} channels, but {kind} images have {c}")));
+        }
         if classes.len() > 256 {
             return Err(invalid(format!("{} classes do not fit u8 labels", classes.len())));
         }
@@ -137,7 +143,7 @@ impl Dataset {
         if let Some((i, &l)) = labels.iter().enumerate().find(|(_, l)| **l as usize >= classes.len()) {
             return Err(invalid(format!("label {l} of image {i} is not < {} classes", classes.len())));
         }
-        Ok(Dataset { name, images, labels, len, channels, height, width, classes })
+        Ok(Dataset { name, kind, images, labels, len, channels, height, width, classes })
     }
 
     /// Bytes per image, `C*H*W`.
@@ -154,6 +160,11 @@ impl Dataset {
     /// The label of image `i`. Panics if `i >= len`.
     pub fn label(&self, i: usize) -> u8 {
         self.labels[i]
+    }
+
+    /// The per-channel normalisation of this dataset's kind ([`DatasetKind::normalize`]).
+    pub fn normalize(&self) -> Normalize {
+        self.kind.normalize(self.channels)
     }
 
     /// Number of classes.
@@ -187,6 +198,7 @@ impl Dataset {
         }
         Dataset {
             name: self.name.clone(),
+            kind: self.kind,
             images,
             labels,
             len: idx.len(),
@@ -249,15 +261,6 @@ impl Dataset {
         Dataset { images, height: ph, width: pw, ..self.clone_meta() }
     }
 
-    /// The dataset with every image mirrored left-right.
-    pub fn hflipped(&self) -> Dataset {
-        let mut images = self.images.clone();
-        for row in images.chunks_exact_mut(self.width.max(1)) {
-            row.reverse();
-        }
-        Dataset { images, ..self.clone_meta() }
-    }
-
     /// Per-channel mean and standard deviation of the pixels on the `[0, 1]`
     /// scale (population std over all images and positions).
     pub fn channel_stats(&self) -> (Vec<f64>, Vec<f64>) {
@@ -285,6 +288,7 @@ impl Dataset {
     fn clone_meta(&self) -> Dataset {
         Dataset {
             name: self.name.clone(),
+            kind: self.kind,
             images: Vec::new(),
             labels: self.labels.clone(),
             len: self.len,
@@ -296,25 +300,31 @@ impl Dataset {
     }
 }
 
-/// The datasets the experiments use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The datasets the experiments use. Serialised as its [`DatasetKind::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
 pub enum DatasetKind {
     /// CIFAR-10: 3×32×32 RGB, 10 classes.
     Cifar10,
     /// Fashion-MNIST: 1×28×28 grayscale, 10 classes (padded to 32×32 by the model side).
     FashionMnist,
-    /// The generated flip-invariant dataset of [`synthetic()`]: 3×32×32 by default.
+    /// The generated flip-invariant dataset of [`synthetic()`]: 3×32×32 by default, any number
+    /// of channels.
     Synthetic,
+    /// ImageNet-style folders ([`imagenet`]): 3×crop×crop RGB, read by the `imagenet`
+    /// experiment, not opened as a train/test pair.
+    Imagenet,
 }
 
 impl DatasetKind {
-    /// Parses `"cifar10"`, `"fashion-mnist"` or `"synthetic"` (ASCII case-insensitive;
+    /// Parses `"cifar10"`, `"fashion-mnist"`, `"synthetic"` or `"imagenet"` (ASCII case-insensitive;
     /// `"cifar-10"`, `"fashion_mnist"`, `"fashionmnist"` are accepted too).
     pub fn parse(s: &str) -> Result<Self, DataError> {
         match s.to_ascii_lowercase().as_str() {
             "cifar10" | "cifar-10" => Ok(DatasetKind::Cifar10),
             "fashion-mnist" | "fashion_mnist" | "fashionmnist" => Ok(DatasetKind::FashionMnist),
             "synthetic" => Ok(DatasetKind::Synthetic),
+            "imagenet" => Ok(DatasetKind::Imagenet),
             _ => Err(DataError::UnknownDataset { name: s.to_string() }),
         }
     }
@@ -325,35 +335,45 @@ impl DatasetKind {
             DatasetKind::Cifar10 => "cifar10",
             DatasetKind::FashionMnist => "fashion-mnist",
             DatasetKind::Synthetic => "synthetic",
+            DatasetKind::Imagenet => "imagenet",
         }
     }
 
-    /// Image channels.
-    pub fn channels(self) -> usize {
+    /// Image channels, where the kind fixes them (the synthetic set can have any number).
+    pub fn channels(self) -> Option<usize> {
         match self {
-            DatasetKind::FashionMnist => 1,
-            DatasetKind::Cifar10 | DatasetKind::Synthetic => 3,
+            DatasetKind::FashionMnist => Some(1),
+            DatasetKind::Cifar10 | DatasetKind::Imagenet => Some(3),
+            DatasetKind::Synthetic => None,
         }
     }
 
-    /// Per-channel normalisation constants (training-set statistics on the
-    /// `[0, 1]` scale; for [`DatasetKind::Synthetic`] see
-    /// [`synthetic::SYNTHETIC_MEAN`]).
-    pub fn normalize(self) -> Normalize {
-        match self {
-            DatasetKind::Cifar10 => Normalize::new(&CIFAR10_MEAN, &CIFAR10_STD),
-            DatasetKind::FashionMnist => Normalize::new(&FASHION_MNIST_MEAN, &FASHION_MNIST_STD),
-            DatasetKind::Synthetic => Normalize::new(&synthetic::SYNTHETIC_MEAN, &synthetic::SYNTHETIC_STD),
-        }
+    /// Per-channel normalisation constants for `channels` channels (training-set statistics on
+    /// the `[0, 1]` scale; ImageNet: torchvision's). A [`Dataset`] always has its kind's channel
+    /// count; the synthetic set's constants ([`synthetic::SYNTHETIC_MEAN`]) are repeated
+    /// cyclically for other channel counts (they are ≈ 0.50 / 0.23 in every channel).
+    pub fn normalize(self, channels: usize) -> Normalize {
+        let (mean, std): (&[f32], &[f32]) = match self {
+            DatasetKind::Cifar10 => (&CIFAR10_MEAN, &CIFAR10_STD),
+            DatasetKind::FashionMnist => (&FASHION_MNIST_MEAN, &FASHION_MNIST_STD),
+            DatasetKind::Synthetic => (&synthetic::SYNTHETIC_MEAN, &synthetic::SYNTHETIC_STD),
+            DatasetKind::Imagenet => (&IMAGENET_MEAN, &IMAGENET_STD),
+        };
+        let cycle = |v: &[f32]| -> Vec<f32> { (0..channels).map(|c| v[c % v.len()]).collect() };
+        Normalize::new(&cycle(mean), &cycle(std))
     }
+}
 
-    /// Default source location, where there is a conventional one
-    /// (Fashion-MNIST: Debian's `dataset-fashion-mnist` folder).
-    pub fn default_source(self) -> Option<PathBuf> {
-        match self {
-            DatasetKind::FashionMnist => Some(PathBuf::from(FASHION_MNIST_DIR)),
-            DatasetKind::Cifar10 | DatasetKind::Synthetic => None,
-        }
+impl TryFrom<String> for DatasetKind {
+    type Error = DataError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        DatasetKind::parse(&s)
+    }
+}
+
+impl From<DatasetKind> for &'static str {
+    fn from(k: DatasetKind) -> Self {
+        k.name()
     }
 }
 
@@ -409,15 +429,19 @@ mod tests {
         let (c, h, w) = (2, 3, 4);
         let images = (0..n * c * h * w).map(|v| (v % 251) as u8).collect();
         let labels = (0..n).map(|i| (i % 3) as u8).collect();
-        Dataset::new("toy", images, labels, c, h, w, vec!["a".into(), "b".into(), "c".into()]).unwrap()
+        Dataset::new("toy", DatasetKind::Synthetic, images, labels, [c, h, w], vec!["a".into(), "b".into(), "c".into()]).unwrap()
     }
 
     #[test]
-    fn new_rejects_wrong_buffer_length_and_labels() {
-        let e = Dataset::new("x", vec![0; 5], vec![0], 1, 2, 2, vec!["a".into()]).unwrap_err();
+    fn new_rejects_wrong_buffer_length_labels_and_channel_count() {
+        let a = || vec!["a".to_string()];
+        let e = Dataset::new("x", DatasetKind::Synthetic, vec![0; 5], vec![0], [1, 2, 2], a()).unwrap_err();
         assert!(e.to_string().contains("expected 4"), "{e}");
-        let e = Dataset::new("x", vec![0; 4], vec![1], 1, 2, 2, vec!["a".into()]).unwrap_err();
+        let e = Dataset::new("x", DatasetKind::Synthetic, vec![0; 4], vec![1], [1, 2, 2], a()).unwrap_err();
         assert!(e.to_string().contains("label 1"), "{e}");
+        let e = Dataset::new("x", DatasetKind::Cifar10, vec![0; 4], vec![0], [1, 2, 2], a()).unwrap_err();
+        assert!(e.to_string().contains("1 channels, but cifar10 images have 3"), "{e}");
+        assert!(Dataset::new("x", DatasetKind::FashionMnist, vec![0; 4], vec![0], [1, 2, 2], a()).is_ok());
     }
 
     #[test]
@@ -491,38 +515,42 @@ mod tests {
     }
 
     #[test]
-    fn hflipped_twice_is_identity() {
-        let d = toy(2);
-        assert_ne!(d.hflipped(), d);
-        assert_eq!(d.hflipped().hflipped(), d);
-    }
-
-    #[test]
     fn channel_stats_of_constant_planes() {
         let images = [vec![0u8; 4], vec![255u8; 4]].concat();
-        let d = Dataset::new("c", images, vec![0], 2, 2, 2, vec!["a".into()]).unwrap();
+        let d = Dataset::new("c", DatasetKind::Synthetic, images, vec![0], [2, 2, 2], vec!["a".into()]).unwrap();
         let (m, s) = d.channel_stats();
         assert_eq!(m, vec![0.0, 1.0]);
         assert!(s.iter().all(|&v| v.abs() < 1e-12));
     }
 
+    const KINDS: [DatasetKind; 4] = [DatasetKind::Cifar10, DatasetKind::FashionMnist, DatasetKind::Synthetic, DatasetKind::Imagenet];
+
     #[test]
-    fn dataset_kind_parses_names_and_rejects_others() {
-        for k in [DatasetKind::Cifar10, DatasetKind::FashionMnist, DatasetKind::Synthetic] {
+    fn dataset_kind_parses_and_serialises_as_its_name_and_rejects_others() {
+        for k in KINDS {
             assert_eq!(DatasetKind::parse(k.name()).unwrap(), k);
             assert_eq!(k.name().parse::<DatasetKind>().unwrap(), k);
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.name()));
+            assert_eq!(serde_json::from_str::<DatasetKind>(&format!("\"{}\"", k.name())).unwrap(), k);
         }
         assert!(DatasetKind::parse("mnist").unwrap_err().to_string().contains("mnist"));
+        assert!(serde_json::from_str::<DatasetKind>("\"mnist\"").unwrap_err().to_string().contains("mnist"));
     }
 
     #[test]
-    fn normalisation_constants_have_one_entry_per_channel() {
-        for k in [DatasetKind::Cifar10, DatasetKind::FashionMnist, DatasetKind::Synthetic] {
-            let n = k.normalize();
-            assert_eq!(n.mean.len(), k.channels());
-            assert_eq!(n.std.len(), k.channels());
+    fn normalisation_comes_from_the_kind_with_one_entry_per_channel() {
+        for k in KINDS {
+            let c = k.channels().unwrap_or(2);
+            let n = k.normalize(c);
+            assert_eq!((n.mean.len(), n.std.len()), (c, c));
         }
+        assert_eq!(DatasetKind::Cifar10.normalize(3).mean, CIFAR10_MEAN);
+        assert_eq!(DatasetKind::Imagenet.normalize(3).std, IMAGENET_STD);
+        assert_eq!(DatasetKind::FashionMnist.normalize(1).mean, FASHION_MNIST_MEAN);
         assert!((CIFAR10_MEAN[0] - 0.4914).abs() < 1e-4);
         assert!((CIFAR10_STD[2] - 0.2010).abs() < 1e-4);
+        // A dataset's name does not matter: a CIFAR-10 copy named anything is normalised as CIFAR-10.
+        let d = Dataset::new("my-copy/train", DatasetKind::Cifar10, vec![0; 3], vec![0], [3, 1, 1], vec!["a".into()]).unwrap();
+        assert_eq!(d.normalize(), DatasetKind::Cifar10.normalize(3));
     }
 }

@@ -31,8 +31,9 @@ pub const CIFAR10_ARCHIVE_ENV: &str = "CIFAR10_ARCHIVE";
 /// What a checkpoint records about its data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatasetInfo {
-    /// `cifar10`, `fashion-mnist` or `synthetic` ([`DatasetKind::name`]).
-    pub kind: String,
+    /// What the data is (serialised as [`DatasetKind::name`]: `cifar10`, `fashion-mnist`,
+    /// `synthetic`).
+    pub kind: DatasetKind,
     /// Human-readable name, e.g. `CIFAR-10 (JPEG copy)`.
     pub name: String,
     /// Where it was read from, canonicalised (absent for generated data).
@@ -60,9 +61,10 @@ impl DatasetInfo {
                 format!("Fashion-MNIST (padded to {}x{})", t.height, t.width)
             }
             (DatasetKind::Synthetic, _) => "synthetic flip-invariant".to_string(),
+            (DatasetKind::Imagenet, _) => "ImageNet-style folders".to_string(),
         };
         DatasetInfo {
-            kind: kind.name().to_string(),
+            kind,
             name,
             path: path.map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf())),
             train_len: t.len,
@@ -135,6 +137,12 @@ pub fn open(kind: DatasetKind, path: Option<&Path>, cache_dir: &Path, verbose: b
     let started = Instant::now();
     let (splits, source) = match kind {
         DatasetKind::Synthetic => (SyntheticSpec::default().generate(), None),
+        DatasetKind::Imagenet => {
+            return Err(DataError::Layout {
+                path: path.map_or_else(PathBuf::new, Path::to_path_buf),
+                reason: "ImageNet folders are read by `relusym imagenet`, not opened as a train/test dataset".into(),
+            });
+        }
         DatasetKind::Cifar10 | DatasetKind::FashionMnist => {
             let (source, builder): (PathBuf, Loader) = match kind {
                 DatasetKind::Cifar10 => (cifar10_source(path)?, load_cifar10),
@@ -192,7 +200,7 @@ mod tests {
     fn open_synthetic_describes_the_generated_data() {
         let dir = temp_dir("open-syn");
         let (splits, info) = open(DatasetKind::Synthetic, None, &dir, false).unwrap();
-        assert_eq!(info.kind, "synthetic");
+        assert_eq!(info.kind, DatasetKind::Synthetic);
         assert_eq!(info.path, None);
         assert_eq!(info.shape, [3, 32, 32]);
         assert_eq!((info.train_len, info.test_len), (splits.train.len, splits.test.len));

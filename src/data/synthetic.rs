@@ -25,7 +25,7 @@ use std::f32::consts::TAU;
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 
-use super::{Dataset, Splits};
+use super::{Dataset, DatasetKind, Splits};
 
 /// Mean of [`SyntheticSpec::default`]'s training pixels per channel
 /// (`[0, 1]` scale), measured by `synthetic::tests::default_spec_stats_match_constants`.
@@ -170,7 +170,7 @@ impl SyntheticSpec {
         }
         let classes = (0..self.classes).map(|k| format!("class{k}")).collect();
         // Shapes are consistent by construction.
-        Dataset { name: name.to_string(), images, labels, len: n, channels: c, height: s, width: s, classes }
+        Dataset { name: name.to_string(), kind: DatasetKind::Synthetic, images, labels, len: n, channels: c, height: s, width: s, classes }
     }
 }
 

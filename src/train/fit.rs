@@ -18,7 +18,7 @@ use super::eval::{EvalMetrics, evaluate};
 use super::net::TrainableNet;
 use super::schedule::lr_at;
 use super::{TrainConfig, TrainError};
-use crate::data::{Augment, BatchPlan, Normalize, Splits, fill_batch};
+use crate::data::{Augment, BatchPlan, Splits, fill_batch};
 use crate::device::ChosenDevice;
 use crate::group::D4;
 use crate::nets::{GcnnVgg, ResNet, Vgg};
@@ -144,7 +144,7 @@ fn train_net<M: TrainableNet>(
         Checkpoint::create(&opts.out, meta)?
     };
 
-    let norm = Normalize::for_dataset(&train_set.name, train_set.channels);
+    let norm = train_set.normalize();
     let aug = Augment { pad: cfg.crop_padding, flip: cfg.flip_augmentation };
     let iters_per_epoch = train_set.len.div_ceil(cfg.batch_size);
     let total = iters_per_epoch * cfg.epochs;
