@@ -33,8 +33,8 @@ pub fn headline_figure(r: &StudyReport, method: Method, path: &Path) -> Result<(
     let series: Vec<BarSeries> = vec![
         ("GCNN barrier, no repair".into(), pick(RepairMode::None, |x| x.gcnn_accuracy)),
         ("ordinary barrier, no repair".into(), pick(RepairMode::None, |x| x.ordinary_accuracy)),
-        (format!("GCNN barrier, {}", repair_name(rep)), pick(rep, |x| x.gcnn_accuracy)),
-        (format!("ordinary barrier, {}", repair_name(rep)), pick(rep, |x| x.ordinary_accuracy)),
+        (format!("GCNN barrier, {}", legend_repair(rep)), pick(rep, |x| x.gcnn_accuracy)),
+        (format!("ordinary barrier, {}", legend_repair(rep)), pick(rep, |x| x.ordinary_accuracy)),
     ];
     let title = format!("Midpoint accuracy barrier, {} matching (mean ± spread over seeds)", method.name());
     bar_chart(path, &title, "training variant", "accuracy barrier (points)", &cats, &series)
@@ -79,7 +79,7 @@ pub fn curves_figure(net: &str, method: Method, gcnn: &[&MergeOutcome], ordinary
     let mut series: Vec<Series> = Vec::new();
     for (name, outcomes) in [("GCNN barrier (flipped self)", gcnn), ("ordinary barrier (twin)", ordinary)] {
         for oc in outcomes {
-            series.push((format!("{name}, {}", repair_name(oc.config.repair)), oc.curve.iter().map(|p| (p.alpha, metric.value(p))).collect()));
+            series.push((format!("{name}, {}", legend_repair(oc.config.repair)), oc.curve.iter().map(|p| (p.alpha, metric.value(p))).collect()));
         }
     }
     let title = format!("Interpolating {net}: test {} along θ_α, {} matching", metric.name(), method.name());
@@ -119,7 +119,7 @@ pub fn trend_figure(rows: &[TrendRow], axis: TrendAxis, method: Method, path: &P
                 })
                 .collect();
             if !pts.is_empty() {
-                series.push((format!("{kind}, {}", repair_name(repair)), pts));
+                series.push((format!("{kind}, {}", legend_repair(repair)), pts));
             }
         }
     }
@@ -228,4 +228,9 @@ fn kernels_rgb(w: &ndarray::ArrayD<f32>, order: &[usize], flip: bool) -> Vec<Vec
                 .collect()
         })
         .collect()
+}
+
+/// A repair mode as a legend names it: "no repair" rather than the tables' "none".
+fn legend_repair(r: RepairMode) -> &'static str {
+    if r == RepairMode::None { "no repair" } else { repair_name(r) }
 }
