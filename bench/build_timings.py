@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarises a clean build's `cargo build --timings` report as a Markdown table.
 
-Usage: bench/build_timings.py TIMING_HTML [FEATURELESS_TREE] > results/cpu/build-timings.md
+Usage: bench/build_timings.py TIMING_HTML [FEATURELESS_TREE] > book/src/generated/build-timings.md
 
 TIMING_HTML is target/cargo-timings/cargo-timing.html of a build from an empty target/.
 FEATURELESS_TREE (optional) is the output of

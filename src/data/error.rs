@@ -86,6 +86,9 @@ pub enum DataError {
     /// In-memory data that is inconsistent (buffer length vs. shape, labels vs. classes).
     #[error("invalid dataset {name:?}: {reason}")]
     Invalid { name: String, reason: String },
+    /// A dataset kind that cannot be opened as a train/test pair (ImageNet folders).
+    #[error("{kind} cannot be opened as a train/test dataset: {reason}")]
+    NotOpenable { kind: String, reason: String },
 }
 
 impl DataError {

@@ -138,9 +138,9 @@ pub fn open(kind: DatasetKind, path: Option<&Path>, cache_dir: &Path, verbose: b
     let (splits, source) = match kind {
         DatasetKind::Synthetic => (SyntheticSpec::default().generate(), None),
         DatasetKind::Imagenet => {
-            return Err(DataError::Layout {
-                path: path.map_or_else(PathBuf::new, Path::to_path_buf),
-                reason: "ImageNet folders are read by `relusym imagenet`, not opened as a train/test dataset".into(),
+            return Err(DataError::NotOpenable {
+                kind: kind.name().into(),
+                reason: "ImageNet folders are read by the `imagenet` experiment (`relusym imagenet`)".into(),
             });
         }
         DatasetKind::Cifar10 | DatasetKind::FashionMnist => {
@@ -201,6 +201,8 @@ mod tests {
         let dir = temp_dir("open-syn");
         let (splits, info) = open(DatasetKind::Synthetic, None, &dir, false).unwrap();
         assert_eq!(info.kind, DatasetKind::Synthetic);
+        let e = open(DatasetKind::Imagenet, None, &dir, false).unwrap_err();
+        assert!(e.to_string().contains("relusym imagenet"), "{e}");
         assert_eq!(info.path, None);
         assert_eq!(info.shape, [3, 32, 32]);
         assert_eq!((info.train_len, info.test_len), (splits.train.len, splits.test.len));
