@@ -17,28 +17,65 @@ use ndarray::{Array1, Ix1};
 use crate::batches::Loader;
 use crate::nets::{ForwardHooks, Network, ParamMap, tensor_to_array};
 
-/// Normalises every BatchNorm with batch statistics and sums those statistics per layer.
+/// Per BatchNorm layer, the sums over batches of the per-channel batch mean and variance of a
+/// map, for the averages that BN reset and REPAIR's BatchNorm pass take over a data pass.
 #[derive(Default)]
-struct BatchStatistics {
-    /// Layer → (Σ batch means, Σ unbiased batch variances), each `[C]`.
+pub(super) struct BatchMoments {
+    /// Layer → (Σ batch means, Σ batch variances), each `[C]`.
     sums: BTreeMap<String, (Array1<f64>, Array1<f64>)>,
 }
+
+impl BatchMoments {
+    /// Adds one batch's `[1, C, 1, 1]` mean and variance of `layer`'s map.
+    pub(super) fn add(&mut self, layer: &str, mean: Tensor<4>, var: Tensor<4>) {
+        let c = mean.dims()[1];
+        let host = |t: Tensor<4>| tensor_to_array(t.reshape([c])).mapv(f64::from).into_dimensionality::<Ix1>().expect("1-D");
+        let (m, v) = (host(mean), host(var));
+        let entry = self.sums.entry(layer.to_string()).or_insert_with(|| (Array1::zeros(c), Array1::zeros(c)));
+        entry.0 += &m;
+        entry.1 += &v;
+    }
+
+    /// `layer`'s average batch mean and variance over `batches` batches, if it was seen.
+    pub(super) fn averages(&self, layer: &str, batches: usize) -> Option<(Array1<f64>, Array1<f64>)> {
+        let k = batches.max(1) as f64;
+        self.sums.get(layer).map(|(m, v)| (m / k, v / k))
+    }
+}
+
+/// Per-channel batch mean and population variance of `z`, each `[1, C, 1, 1]`.
+pub(super) fn batch_moments(z: &Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+    let mean = z.clone().mean_dim(0).mean_dim(2).mean_dim(3);
+    let var = (z.clone() - mean.clone()).powi_scalar(2).mean_dim(0).mean_dim(2).mean_dim(3);
+    (mean, var)
+}
+
+/// Streams `loader` through `net` (already in inference mode) with `hooks`; returns the number
+/// of batches.
+pub(super) fn hooked_pass<N: Network>(net: &N, hooks: &mut dyn ForwardHooks, loader: &Loader, device: &Device, progress: &ProgressBar) -> usize {
+    let mut batches = 0usize;
+    for (x, _) in loader.iter(0, device) {
+        let b = x.dims()[0];
+        let _ = net.forward_hooked(x, hooks);
+        batches += 1;
+        progress.inc(b as u64);
+    }
+    batches
+}
+
+/// Normalises every BatchNorm with batch statistics and sums those statistics per layer (the
+/// variance unbiased, as PyTorch's running statistics are).
+#[derive(Default)]
+struct BatchStatistics(BatchMoments);
 
 impl ForwardHooks for BatchStatistics {
     fn batch_norm(&mut self, layer: &str, bn: &BatchNorm, z: Tensor<4>) -> Tensor<4> {
         let [n, c, h, w] = z.dims();
         let count = (n * h * w) as f32;
-        let mean = z.clone().mean_dim(0).mean_dim(2).mean_dim(3); // [1, C, 1, 1]
-        let centred = z - mean.clone();
-        let var = centred.clone().powi_scalar(2).mean_dim(0).mean_dim(2).mean_dim(3);
+        let (mean, var) = batch_moments(&z);
         let scale = bn.gamma.val().reshape([1, c, 1, 1]) / (var.clone() + bn.epsilon).sqrt();
-        let y = centred * scale + bn.beta.val().reshape([1, c, 1, 1]);
-        let unbiased = var * (count / (count - 1.0).max(1.0));
-        let host = |t: Tensor<4>| tensor_to_array(t.reshape([c])).mapv(f64::from).into_dimensionality::<Ix1>().expect("1-D");
-        let (m, v) = (host(mean), host(unbiased));
-        let entry = self.sums.entry(layer.to_string()).or_insert_with(|| (Array1::zeros(c), Array1::zeros(c)));
-        entry.0 += &m;
-        entry.1 += &v;
+        let y = (z - mean.clone()) * scale + bn.beta.val().reshape([1, c, 1, 1]);
+        self.0.add(layer, mean, var * (count / (count - 1.0).max(1.0)));
         y
     }
 }
@@ -52,18 +89,12 @@ pub fn reset_batch_norm<N: Network>(net: &N, loader: &Loader, device: &Device, p
     let model = net.for_inference();
     let device = device.clone().inner();
     let mut hooks = BatchStatistics::default();
-    let mut batches = 0usize;
-    for (x, _) in loader.iter(0, &device) {
-        let b = x.dims()[0];
-        let _ = model.forward_hooked(x, &mut hooks);
-        batches += 1;
-        progress.inc(b as u64);
-    }
-    let k = batches.max(1) as f64;
+    let batches = hooked_pass(&model, &mut hooks, loader, &device, progress);
     let mut params = ParamMap::new();
-    for (layer, (m, v)) in hooks.sums {
-        params.insert(format!("{layer}.running_mean"), (m / k).mapv(|x| x as f32).into_dyn());
-        params.insert(format!("{layer}.running_var"), (v / k).mapv(|x| x as f32).into_dyn());
+    for layer in hooks.0.sums.keys() {
+        let (m, v) = hooks.0.averages(layer, batches).expect("a layer that was seen");
+        params.insert(format!("{layer}.running_mean"), m.mapv(|x| x as f32).into_dyn());
+        params.insert(format!("{layer}.running_var"), v.mapv(|x| x as f32).into_dyn());
     }
     net.with_params(&params)
 }

@@ -46,12 +46,13 @@ use burn::nn::BatchNorm;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::ProgressBar;
-use ndarray::{Array1, Ix1};
+use ndarray::Array1;
 use serde::{Deserialize, Serialize};
 
 use super::MergeError;
+use super::bn_reset::{BatchMoments, batch_moments, hooked_pass};
 use crate::batches::Loader;
-use crate::nets::{ForwardHooks, Network, ParamMap, Vgg, tensor_to_array};
+use crate::nets::{ForwardHooks, Network, ParamMap, Vgg};
 use crate::stats::{ChannelStats, PairStats};
 
 /// How to repair a merged network.
@@ -207,25 +208,24 @@ pub fn repair<N: Network>(merged: &N, endpoints: &RepairStats, alpha: f64, loade
 struct ResetToGoal {
     /// Layer → goal (mean, std) as `[1, C, 1, 1]` device tensors.
     goals: BTreeMap<String, (Tensor<4>, Tensor<4>)>,
-    /// Layer → (Σ batch means, Σ batch population variances) of the BatchNorm's output.
-    sums: BTreeMap<String, (Array1<f64>, Array1<f64>)>,
+    /// Batch means and population variances of each BatchNorm's output.
+    moments: BatchMoments,
 }
 
 impl ForwardHooks for ResetToGoal {
     fn batch_norm(&mut self, layer: &str, bn: &BatchNorm, z: Tensor<4>) -> Tensor<4> {
         let y = bn.forward(z);
         let Some((gm, gs)) = self.goals.get(layer) else { return y };
-        let c = y.dims()[1];
-        let mean = y.clone().mean_dim(0).mean_dim(2).mean_dim(3);
-        let centred = y - mean.clone();
-        let var = centred.clone().powi_scalar(2).mean_dim(0).mean_dim(2).mean_dim(3);
-        let host = |t: Tensor<4>| tensor_to_array(t.reshape([c])).mapv(f64::from).into_dimensionality::<Ix1>().expect("1-D");
-        let (m, v) = (host(mean), host(var.clone()));
-        let entry = self.sums.entry(layer.to_string()).or_insert_with(|| (Array1::zeros(c), Array1::zeros(c)));
-        entry.0 += &m;
-        entry.1 += &v;
-        centred / (var.sqrt() + 1e-8) * gs.clone() + gm.clone()
+        let (mean, var) = batch_moments(&y);
+        self.moments.add(layer, mean.clone(), var.clone());
+        (y - mean) / (var.sqrt() + 1e-8) * gs.clone() + gm.clone()
     }
+}
+
+/// `v` as a `[1, C, 1, 1]` f32 tensor on `device`, to scale or shift a `[N, C, H, W]` map.
+fn channel_tensor(v: &Array1<f64>, device: &Device) -> Tensor<4> {
+    let c = v.len();
+    Tensor::<1>::from_data(TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), [c]), device).reshape([1, c, 1, 1])
 }
 
 fn repair_batch_norms<N: Network>(
@@ -239,26 +239,16 @@ fn repair_batch_norms<N: Network>(
 ) -> ParamMap {
     let device = device.clone().inner();
     let net = merged.for_inference();
-    let to_t = |v: &Array1<f64>| {
-        let c = v.len();
-        Tensor::<1>::from_data(TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), [c]), &device).reshape([1, c, 1, 1])
-    };
     let goals: Vec<(Array1<f64>, Array1<f64>)> = endpoints.layers.iter().map(|st| goal(st, alpha)).collect();
-    let mut hooks =
-        ResetToGoal { goals: points.iter().zip(&goals).map(|(p, (gm, gs))| (p.name.clone(), (to_t(gm), to_t(gs)))).collect(), sums: BTreeMap::new() };
-    let mut batches = 0usize;
-    for (x, _) in loader.iter(0, &device) {
-        let b = x.dims()[0];
-        let _ = net.forward_hooked(x, &mut hooks);
-        batches += 1;
-        progress.inc(b as u64);
-    }
-    let k = batches.max(1) as f64;
+    let mut hooks = ResetToGoal {
+        goals: points.iter().zip(&goals).map(|(p, (gm, gs))| (p.name.clone(), (channel_tensor(gm, &device), channel_tensor(gs, &device)))).collect(),
+        moments: BatchMoments::default(),
+    };
+    let batches = hooked_pass(&net, &mut hooks, loader, &device, progress);
     let mut params = net.to_params();
     for (p, (gm, gs)) in points.iter().zip(&goals) {
-        let Some((m, v)) = hooks.sums.get(&p.name) else { continue };
-        let (mean, std) = (m / k, (v / k).mapv(f64::sqrt));
-        let (scale, shift) = correction(&mean, &std, gm, gs);
+        let Some((mean, var)) = hooks.moments.averages(&p.name, batches) else { continue };
+        let (scale, shift) = correction(&mean, &var.mapv(f64::sqrt), gm, gs);
         fold(&mut params, (&p.scale, &p.shift), &scale, &shift);
     }
     params
@@ -291,10 +281,7 @@ fn repair_chain(
         let (gm, gs) = goal(&endpoints.layers[i], alpha);
         let (scale, shift) = correction(&s.mean, &s.std(), &gm, &gs);
         fold(&mut params, (&point.scale, &point.shift), &scale, &shift);
-        let c = scale.len();
-        let to_t =
-            |v: &Array1<f64>| Tensor::<1>::from_data(TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), [c]), &device).reshape([1, c, 1, 1]);
-        let (st, sh) = (to_t(&scale), to_t(&shift));
+        let (st, sh) = (channel_tensor(&scale, &device), channel_tensor(&shift, &device));
         inputs = zs.into_iter().map(|z| net.pool_if_after(i, relu(z * st.clone() + sh.clone()))).collect();
         progress.inc(1);
     }
