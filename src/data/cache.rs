@@ -21,7 +21,7 @@
 //!               "channels", "height", "width", "classes": [...]}, ...]}
 //! ..  for each split in header order: len*C*H*W image bytes (N×C×H×W),
 //!               then len label bytes
-//! ..  u64       checksum of all image and label bytes
+//! ..  u32       CRC-32 of all image and label bytes, in file order
 //! ```
 //!
 //! Files are written to `<name>.tmp.<pid>`, fsynced and renamed into place, so
@@ -43,7 +43,7 @@ use super::{Dataset, DatasetKind, Splits};
 /// Magic bytes at the start of every cache file.
 pub const CACHE_MAGIC: [u8; 8] = *b"RSYMDATA";
 /// Version of the cache layout; bump when it changes.
-pub const CACHE_VERSION: u32 = 2;
+pub const CACHE_VERSION: u32 = 3;
 /// Extension of cache files.
 pub const CACHE_EXT: &str = "rsds";
 
@@ -146,38 +146,6 @@ pub fn cache_file(key: &SourceKey, cache_dir: &Path) -> PathBuf {
     cache_dir.join(format!("{base}-{h:016x}.{CACHE_EXT}"))
 }
 
-/// Fast 64-bit checksum of a sequence of byte slices (not cryptographic).
-#[derive(Debug, Clone, Copy)]
-struct Checksum(u64);
-
-impl Checksum {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-
-    fn new() -> Self {
-        Checksum(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn update(&mut self, bytes: &[u8]) {
-        // Four independent lanes keep the multiplier pipeline busy.
-        let mut lanes = [self.0, self.0 ^ 1, self.0 ^ 2, self.0 ^ 3];
-        let mut blocks = bytes.chunks_exact(32);
-        for block in &mut blocks {
-            for (lane, word) in lanes.iter_mut().zip(block.chunks_exact(8)) {
-                let w = u64::from_le_bytes([word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7]]);
-                *lane = (*lane ^ w).wrapping_mul(Self::K).rotate_left(29);
-            }
-        }
-        let mut h = self.0 ^ (bytes.len() as u64).wrapping_mul(Self::K);
-        for lane in lanes {
-            h = (h ^ lane).wrapping_mul(Self::K).rotate_left(31);
-        }
-        for &b in blocks.remainder() {
-            h = (h ^ b as u64).wrapping_mul(Self::K);
-        }
-        self.0 = h;
-    }
-}
-
 /// Writes `splits` to the cache file `path` atomically (temp file, fsync,
 /// rename), creating its folder.
 pub fn write_cache(path: &Path, splits: &Splits, key: &SourceKey) -> Result<(), DataError> {
@@ -192,14 +160,14 @@ pub fn write_cache(path: &Path, splits: &Splits, key: &SourceKey) -> Result<(), 
         w.write_all(&CACHE_VERSION.to_le_bytes())?;
         w.write_all(&(json.len() as u64).to_le_bytes())?;
         w.write_all(&json)?;
-        let mut sum = Checksum::new();
+        let mut sum = crc32fast::Hasher::new();
         for d in [&splits.train, &splits.test] {
             w.write_all(&d.images)?;
             w.write_all(&d.labels)?;
             sum.update(&d.images);
             sum.update(&d.labels);
         }
-        w.write_all(&sum.0.to_le_bytes())
+        w.write_all(&sum.finalize().to_le_bytes())
     })
     .map_err(|e| DataError::io(path, e))
 }
@@ -238,7 +206,7 @@ fn read_cache_with_key(path: &Path) -> Result<(Splits, SourceKey), DataError> {
     if roles != ["train", "test"] {
         return Err(corrupt(format!("expected train and test splits, found {roles:?}")));
     }
-    let mut expected = PREFIX_LEN as u64 + header_len + 8;
+    let mut expected = PREFIX_LEN as u64 + header_len + 4;
     for s in &header.splits {
         let bytes = s.image_bytes().and_then(|b| b.checked_add(s.len as u64)).ok_or_else(|| corrupt(format!("impossible shape for split {:?}", s.role)))?;
         expected = expected.saturating_add(bytes);
@@ -246,7 +214,7 @@ fn read_cache_with_key(path: &Path) -> Result<(Splits, SourceKey), DataError> {
     if file_len != expected {
         return Err(corrupt(format!("{} bytes, but its header describes {expected} bytes", file_len)));
     }
-    let mut sum = Checksum::new();
+    let mut sum = crc32fast::Hasher::new();
     let mut datasets = Vec::with_capacity(2);
     for s in header.splits {
         let mut images = vec![0u8; s.image_bytes().unwrap_or(0) as usize];
@@ -258,9 +226,9 @@ fn read_cache_with_key(path: &Path) -> Result<(Splits, SourceKey), DataError> {
         let d = Dataset::new(s.name, s.kind, images, labels, [s.channels, s.height, s.width], s.classes).map_err(|e| corrupt(e.to_string()))?;
         datasets.push(d);
     }
-    let mut stored = [0u8; 8];
+    let mut stored = [0u8; 4];
     file.read_exact(&mut stored).map_err(|e| DataError::io(path, e))?;
-    if u64::from_le_bytes(stored) != sum.0 {
+    if u32::from_le_bytes(stored) != sum.finalize() {
         return Err(corrupt("checksum mismatch (data corrupted)".into()));
     }
     let test = datasets.pop().ok_or_else(|| corrupt("missing test split".into()))?;
