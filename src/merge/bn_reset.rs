@@ -36,10 +36,10 @@ impl BatchMoments {
         entry.1 += &v;
     }
 
-    /// `layer`'s average batch mean and variance over `batches` batches, if it was seen.
-    pub(super) fn averages(&self, layer: &str, batches: usize) -> Option<(Array1<f64>, Array1<f64>)> {
+    /// Per layer seen, the average batch mean and variance over `batches` batches.
+    pub(super) fn into_averages(self, batches: usize) -> BTreeMap<String, (Array1<f64>, Array1<f64>)> {
         let k = batches.max(1) as f64;
-        self.sums.get(layer).map(|(m, v)| (m / k, v / k))
+        self.sums.into_iter().map(|(layer, (m, v))| (layer, (m / k, v / k))).collect()
     }
 }
 
@@ -91,8 +91,7 @@ pub fn reset_batch_norm<N: Network>(net: &N, loader: &Loader, device: &Device, p
     let mut hooks = BatchStatistics::default();
     let batches = hooked_pass(&model, &mut hooks, loader, &device, progress);
     let mut params = ParamMap::new();
-    for layer in hooks.0.sums.keys() {
-        let (m, v) = hooks.0.averages(layer, batches).expect("a layer that was seen");
+    for (layer, (m, v)) in hooks.0.into_averages(batches) {
         params.insert(format!("{layer}.running_mean"), m.mapv(|x| x as f32).into_dyn());
         params.insert(format!("{layer}.running_var"), v.mapv(|x| x as f32).into_dyn());
     }

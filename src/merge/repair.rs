@@ -245,10 +245,11 @@ fn repair_batch_norms<N: Network>(
         moments: BatchMoments::default(),
     };
     let batches = hooked_pass(&net, &mut hooks, loader, &device, progress);
+    let measured = hooks.moments.into_averages(batches);
     let mut params = net.to_params();
     for (p, (gm, gs)) in points.iter().zip(&goals) {
-        let Some((mean, var)) = hooks.moments.averages(&p.name, batches) else { continue };
-        let (scale, shift) = correction(&mean, &var.mapv(f64::sqrt), gm, gs);
+        let Some((mean, var)) = measured.get(&p.name) else { continue };
+        let (scale, shift) = correction(mean, &var.mapv(f64::sqrt), gm, gs);
         fold(&mut params, (&p.scale, &p.shift), &scale, &shift);
     }
     params
