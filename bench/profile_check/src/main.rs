@@ -14,8 +14,7 @@ use burn::tensor::{Device, Distribution, Tensor};
 const REPS: usize = 4;
 
 /// VGG11's feature stack: channel counts at width 1, `None` for a 2×2 max-pool.
-const VGG11: [Option<usize>; 13] =
-    [Some(64), None, Some(128), None, Some(256), Some(256), None, Some(512), Some(512), None, Some(512), Some(512), None];
+const VGG11: [Option<usize>; 13] = [Some(64), None, Some(128), None, Some(256), Some(256), None, Some(512), Some(512), None, Some(512), Some(512), None];
 
 struct Vgg {
     convs: Vec<Conv2d>,
