@@ -5,7 +5,7 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     use relu_symmetries::display::Markdown;
     use relu_symmetries::notebook::repo;
-    let committed = std::fs::read_to_string(repo().join("book/src/generated/bench.md"))?;
+    let committed = std::fs::read_to_string(repo().join("book/src/generated/bench-paired.md"))?;
     // `.clone()`: a final expression that moves a top-level variable is shown as plain text by evcxr
     Markdown(committed.clone());
 
