@@ -415,6 +415,9 @@ struct TrainArgs {
     /// sweep chose, `RECOMMENDED_INVARIANCE_WEIGHT`).
     #[arg(long, num_args = 0..=1)]
     invariance_loss: Option<Option<f64>>,
+    /// Label smoothing α of the training loss (targets (1 − α)·one-hot + α/K; default 0).
+    #[arg(long)]
+    label_smoothing: Option<f64>,
     /// Use the first N images of a seeded shuffle of the training set.
     #[arg(long)]
     subset: Option<usize>,
@@ -563,6 +566,7 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
     set!(seed, a.seed);
     set!(invariance_loss, a.invariance_loss.map(|w| w.unwrap_or(RECOMMENDED_INVARIANCE_WEIGHT)));
     set!(eval_every, a.eval_every);
+    set!(label_smoothing, a.label_smoothing);
     if a.subset.is_some() {
         cfg.subset = a.subset;
     }

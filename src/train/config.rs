@@ -100,6 +100,11 @@ pub struct TrainConfig {
     /// GCNN models: share of each layer's channels that are self-symmetric. Default 0.25.
     #[serde(default = "default_self_fraction")]
     pub gcnn_self_fraction: f64,
+    /// Label smoothing α of the training loss: the targets are (1 − α)·one-hot + α/K over the K
+    /// classes, as PyTorch's `label_smoothing`. Evaluation losses stay plain cross-entropy.
+    /// Default 0 (off), which is also what a configuration written before this field reads as.
+    #[serde(default)]
+    pub label_smoothing: f64,
 }
 
 fn default_self_fraction() -> f64 {
@@ -126,6 +131,7 @@ impl Default for TrainConfig {
             test_subset: None,
             eval_every: 1,
             gcnn_self_fraction: default_self_fraction(),
+            label_smoothing: 0.0,
         }
     }
 }
@@ -189,6 +195,9 @@ impl TrainConfig {
         }
         if self.eval_every == 0 {
             return bad("eval-every must be at least 1");
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return bad("label smoothing must be in [0, 1)");
         }
         if !(0.0..=1.0).contains(&self.gcnn_self_fraction) {
             return bad("the GCNN self-symmetric fraction must be in [0, 1]");
@@ -278,6 +287,15 @@ mod tests {
     }
 
     #[test]
+    fn a_configuration_written_before_label_smoothing_reads_as_no_smoothing() {
+        let c = TrainConfig { label_smoothing: 0.1, ..TrainConfig::default() };
+        let mut json: serde_json::Value = serde_json::to_value(&c).unwrap();
+        json.as_object_mut().unwrap().remove("label_smoothing");
+        let old: TrainConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old, TrainConfig { label_smoothing: 0.0, ..c });
+    }
+
+    #[test]
     fn defaults_are_repairs_recipe() {
         let c = TrainConfig::default();
         assert_eq!((c.lr, c.momentum, c.weight_decay, c.batch_size, c.epochs), (0.08, 0.9, 5e-4, 500, 100));
@@ -318,6 +336,8 @@ mod tests {
             TrainConfig { width: -1.0, ..base.clone() },
             TrainConfig { subset: Some(0), ..base.clone() },
             TrainConfig { invariance_loss: -0.1, ..base.clone() },
+            TrainConfig { label_smoothing: 1.0, ..base.clone() },
+            TrainConfig { label_smoothing: -0.1, ..base.clone() },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
-use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
@@ -90,6 +90,13 @@ pub fn train(cfg: &TrainConfig, splits: &Splits, dataset: DatasetInfo, device: &
     }
 }
 
+/// The training loss of `cfg`: cross-entropy, with label smoothing α when `cfg.label_smoothing`
+/// is positive (α = 0 takes burn's unsmoothed path, so runs without smoothing keep their numerics).
+fn training_loss(cfg: &TrainConfig, device: &burn::tensor::Device) -> CrossEntropyLoss {
+    let smoothing = (cfg.label_smoothing > 0.0).then_some(cfg.label_smoothing as f32);
+    CrossEntropyLossConfig::new().with_smoothing(smoothing).init(device)
+}
+
 fn train_net<M: TrainableNet>(
     cfg: &TrainConfig,
     splits: &Splits,
@@ -149,7 +156,7 @@ fn train_net<M: TrainableNet>(
     let iters_per_epoch = train_set.len.div_ceil(cfg.batch_size);
     let total = iters_per_epoch * cfg.epochs;
     let warmup = (cfg.warmup_epochs * iters_per_epoch as f64).round() as usize;
-    let loss_fn = CrossEntropyLossConfig::new().init(&ad);
+    let loss_fn = training_loss(cfg, &ad);
     let started = Instant::now();
     let (c, h, w) = (train_set.channels, train_set.height, train_set.width);
 
@@ -281,4 +288,42 @@ fn train_net<M: TrainableNet>(
         wall_s: elapsed0 + started.elapsed().as_secs_f64(),
         resumed_from_epoch,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+
+    /// −mean over the batch of Σ_k t_k·log softmax(z)_k, in f64, for targets t_k = (1 − α)·[k = y] + α/K.
+    fn smoothed_cross_entropy(logits: &[Vec<f32>], labels: &[usize], alpha: f64) -> f64 {
+        let mut total = 0.0;
+        for (z, &y) in logits.iter().zip(labels) {
+            let max = z.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+            let log_norm = max + z.iter().map(|&v| (v as f64 - max).exp()).sum::<f64>().ln();
+            let k = z.len() as f64;
+            total -= z.iter().enumerate().map(|(i, &v)| ((1.0 - alpha) * f64::from(i == y) + alpha / k) * (v as f64 - log_norm)).sum::<f64>();
+        }
+        total / labels.len() as f64
+    }
+
+    #[test]
+    fn the_training_loss_is_cross_entropy_on_smoothed_targets_and_plain_without_smoothing() {
+        use rand::{RngExt, SeedableRng};
+        let device = Device::flex();
+        let mut rng = StdRng::seed_from_u64(7);
+        for trial in 0..20 {
+            let (batch, classes) = (rng.random_range(1..9), rng.random_range(2..12));
+            let logits: Vec<Vec<f32>> = (0..batch).map(|_| (0..classes).map(|_| rng.random_range(-6.0..6.0)).collect()).collect();
+            let labels: Vec<usize> = (0..batch).map(|_| rng.random_range(0..classes)).collect();
+            let z = Tensor::<2>::from_data(TensorData::new(logits.concat(), [batch, classes]), &device);
+            let y = Tensor::<1, Int>::from_data(TensorData::new(labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [batch]), &device);
+            for alpha in [0.0, 0.1, 0.5] {
+                let cfg = TrainConfig { label_smoothing: alpha, ..TrainConfig::default() };
+                let got = training_loss(&cfg, &device).forward(z.clone(), y.clone()).into_scalar::<f32>() as f64;
+                let want = smoothed_cross_entropy(&logits, &labels, alpha);
+                assert!((got - want).abs() < 1e-4 * want.abs().max(1.0), "trial {trial}, α = {alpha}: {got} vs {want}");
+            }
+        }
+    }
 }

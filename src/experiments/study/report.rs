@@ -280,6 +280,9 @@ fn setting_words(t: &crate::train::TrainConfig) -> String {
     if t.invariance_loss > 0.0 {
         write!(s, ", λ = {}", t.invariance_loss).expect("string write");
     }
+    if t.label_smoothing > 0.0 {
+        write!(s, ", label smoothing {}", t.label_smoothing).expect("string write");
+    }
     s
 }
 
