@@ -17,7 +17,21 @@ use relu_symmetries::train::TrainConfig;
 /// The decisive design shrunk to seconds: tiny nets, one epoch or two, two seeds.
 fn tiny_spec() -> StudySpec {
     let mut spec = StudySpec::decisive();
-    spec.setting = TrainConfig { width: 0.125, epochs: 2, batch_size: 50, eval_batch_size: 250, lr: 0.05, warmup_epochs: 0.5, eval_every: 1, ..spec.setting };
+    let tiny = |t: &TrainConfig| TrainConfig {
+        width: 0.125,
+        epochs: 2,
+        batch_size: 50,
+        eval_batch_size: 250,
+        lr: 0.05,
+        warmup_epochs: 0.5,
+        eval_every: 1,
+        ..t.clone()
+    };
+    spec.setting = tiny(&spec.setting);
+    // The pilot's nets keep what sets them apart (variant, label smoothing) and shrink like the rest.
+    for (_, train) in &mut spec.pilot {
+        *train = tiny(train);
+    }
     spec.seeds = vec![0, 1];
     spec.keep_epochs = vec![1];
     spec.widths = vec![0.0625];
@@ -39,7 +53,10 @@ fn the_study_trains_measures_and_reports_every_job_of_its_plan() {
     for net in spec.nets() {
         train_net(&net, &runs, &splits, info(&splits), &device, None, false).unwrap();
         assert!(is_trained(&runs.join(&net.name), &net), "{} not finished", net.name);
+        let ck = relu_symmetries::train::Checkpoint::open(&runs.join(&net.name)).unwrap();
+        assert_eq!(ck.meta.train.label_smoothing, net.train.label_smoothing, "{} trained with its own label smoothing", net.name);
     }
+    assert!(spec.nets().iter().any(|n| n.train.label_smoothing > 0.0), "the pilot has a label-smoothing net");
     // flip invariance on training images, for every net
     for net in spec.nets() {
         let inv = relu_symmetries::experiments::study::train_set_invariance(&net, &runs, &splits, &device).unwrap();
