@@ -112,6 +112,14 @@ fn the_study_trains_measures_and_reports_every_job_of_its_plan() {
     }
     let md = std::fs::read_to_string(out.join("headline-activation.md")).unwrap();
     assert!(md.contains("flip aug. + inv. loss") && md.contains("BN reset"), "{md}");
+    // Pilot nets that share a setting and variant (seeds of one point) are told apart by their seed.
+    let pilot = std::fs::read_to_string(out.join("pilot.md")).unwrap();
+    let header: Vec<&str> = pilot.lines().next().unwrap().split('|').map(str::trim).collect();
+    let seed_col = header.iter().position(|c| *c == "seed").expect("the pilot table has a seed column");
+    let rows: Vec<Vec<&str>> = pilot.lines().skip(2).take_while(|l| l.starts_with('|')).map(|l| l.split('|').map(str::trim).collect()).collect();
+    assert_eq!(rows.len(), spec.pilot.len() + spec.variants.len() + usize::from(!spec.gcnn_seeds.is_empty()), "{pilot}");
+    let keys: std::collections::BTreeSet<_> = rows.iter().map(|r| (r[1], r[2], r[seed_col])).collect();
+    assert_eq!(keys.len(), rows.len(), "two pilot rows cannot be told apart:\n{pilot}");
 }
 
 #[test]

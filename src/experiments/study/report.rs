@@ -591,14 +591,17 @@ pub fn markdown_tables(r: &StudyReport) -> Vec<(String, String)> {
     out.push(("nets".into(), t));
 
     // Pilot: seed 0 of each variant at the chosen setting, and the settings tried and not chosen.
-    let mut t = String::from("| setting | variant | test acc. % | flip agreement % | rel. logit change | min. at median speed |\n|---|---|---|---|---|---|\n");
+    let mut t = String::from(
+        "| setting | variant | seed | test acc. % | flip agreement % | rel. logit change | min. at median speed |\n|---|---|---|---|---|---|---|\n",
+    );
     for n in r.nets.iter().filter(|n| n.role == Role::Pilot || (n.role == Role::Matrix && n.seed == r.spec.seeds[0])) {
         let chosen = if n.role == Role::Matrix { " (chosen)" } else { "" };
         writeln!(
             t,
-            "| {}{chosen} | {} | {} | {} | {:.3} | {:.1} |",
+            "| {}{chosen} | {} | {} | {} | {} | {:.3} | {:.1} |",
             n.setting,
             n.variant.label(),
+            n.seed,
             pct(n.test_accuracy),
             pct(n.flip_agreement),
             n.relative_logit_change,
