@@ -99,13 +99,51 @@ bench device="auto":
 bench-paired rounds="3":
     #!/usr/bin/env bash
     set -euo pipefail
-    [ -x bench/.venv/bin/python ] || python3 -m venv bench/.venv
-    bench/.venv/bin/python -c "import torch, numpy, PIL, scipy" 2>/dev/null \
-        || bench/.venv/bin/python -m pip install --quiet torch numpy pillow scipy
+    just bench-venv
     cargo build --quiet --bin relusym
     bench/.venv/bin/python bench/paired.py --relusym target/debug/relusym --rounds {{rounds}} \
         --checkpoint runs/study/flip-s0 --out results/cpu/bench-paired.json
     {{relusym}} figures --runs runs/cpu --results results/cpu --out book/src/generated
+
+# The same paired benchmark with relusym on burn's LibTorch backend (`--device libtorch`, the
+# `libtorch` feature): writes results/cpu/bench-paired-libtorch.json and regenerates the tables.
+bench-paired-libtorch rounds="3":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    just libtorch
+    bench/.venv/bin/python bench/paired.py --relusym target/libtorch/relusym --device libtorch --rounds {{rounds}} \
+        --checkpoint runs/study/flip-s0 --out results/cpu/bench-paired-libtorch.json
+    {{relusym}} figures --runs runs/cpu --results results/cpu --out book/src/generated
+
+# PyTorch for the benchmarks in bench/.venv: CPU threads only, version 2.9.0 because burn 0.22's
+# LibTorch backend (tch 0.22) links against exactly that version.
+bench-venv:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    [ -x bench/.venv/bin/python ] || python3 -m venv bench/.venv
+    bench/.venv/bin/python -c "import torch, numpy, PIL, scipy; assert torch.__version__.startswith('2.9.0')" 2>/dev/null \
+        || bench/.venv/bin/python -m pip install --quiet torch==2.9.0 numpy pillow scipy
+
+# relusym with burn's LibTorch backend, linked against bench/.venv's PyTorch, as
+# target/libtorch/relusym (run it with `--device libtorch`). The build shares target/ with the
+# default one but leaves target/debug/relusym built with the `libtorch` feature until the next
+# plain `cargo build`.
+libtorch:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    just bench-venv
+    PATH="$PWD/bench/.venv/bin:$PATH" LIBTORCH_USE_PYTORCH=1 cargo build --quiet --bin relusym --features libtorch
+    mkdir -p target/libtorch
+    cp target/debug/relusym target/libtorch/relusym.tmp && mv target/libtorch/relusym.tmp target/libtorch/relusym
+
+# The LibTorch backend's own tests (tests/libtorch.rs: the same training and flip-self merge as on
+# flex), built with the `libtorch` feature against bench/.venv's PyTorch.
+test-libtorch:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    just bench-venv
+    lib=$(bench/.venv/bin/python -c "import os, torch; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))")
+    PATH="$PWD/bench/.venv/bin:$PATH" LIBTORCH_USE_PYTORCH=1 LD_LIBRARY_PATH="$lib" cargo test --features libtorch --test libtorch
 
 # GPU throughput next to PyTorch-CUDA on the same card (bench/gpu.sh; for a lent GPU machine:
 # needs a Vulkan driver for wgpu and python3 with CUDA-enabled torch). Writes results/gpu/.

@@ -19,6 +19,10 @@ resident memory (`ru_maxrss` of the finished child, from `os.wait4`) and the mac
 average before each process. The JSON it writes is read by `relusym` (`PairedBench` in
 `src/experiments/results.rs`), which renders the Speed chapter's table from it.
 
+relusym runs on `--device cpu` (burn's flex backend, the default build) or `--device libtorch`
+(burn's LibTorch backend: a build with the `libtorch` feature linked against this venv's PyTorch,
+`just bench-paired-libtorch`); the JSON names which.
+
     just bench-paired            # sets up bench/.venv with PyTorch, then runs this
     bench/.venv/bin/python bench/paired.py --relusym target/debug/relusym \\
         --checkpoint runs/study/flip-s0 --data $CIFAR10_ARCHIVE --rounds 3 --out results/bench/paired.json
@@ -118,6 +122,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--stats-images", type=int, default=5000)
     ap.add_argument("--skip-pipeline", action="store_true", help="throughput rows only")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "libtorch"], help="relusym's device: flex or burn's LibTorch backend")
     ap.add_argument("--out", default="results/bench/paired.json")
     a = ap.parse_args()
 
@@ -125,6 +130,10 @@ def main():
 
     py = sys.executable
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), RAYON_NUM_THREADS=str(a.threads))
+    if a.device == "libtorch":
+        # the LibTorch build links this venv's PyTorch libraries without an rpath
+        lib = os.path.join(os.path.dirname(torch.__file__), "lib")
+        env["LD_LIBRARY_PATH"] = lib + os.pathsep + env.get("LD_LIBRARY_PATH", "")
     rows = {}
 
     def row(task, setting, unit, higher):
@@ -148,7 +157,7 @@ def main():
                 setting = f"width {w:g}, {'BN' if bn else 'no BN'}"
                 for side in sides:
                     if side == "relusym":
-                        cmd = [a.relusym, "bench", "--device", "cpu", "--json", "--widths", str(w), "--batch", str(a.batch), "--steps", str(a.steps), "--warmup", "1"]
+                        cmd = [a.relusym, "bench", "--device", a.device, "--json", "--widths", str(w), "--batch", str(a.batch), "--steps", str(a.steps), "--warmup", "1"]
                         if bn:
                             cmd.append("--batch-norm")
                     else:
@@ -156,7 +165,10 @@ def main():
                         if bn:
                             cmd.append("--batch-norm")
                     out, _, rss, load = run(cmd, env)
-                    res = json_tail(out, side)["rows"][0]
+                    report = json_tail(out, side)
+                    if side == "relusym" and a.device == "libtorch" and not report["device"].startswith("libtorch"):
+                        sys.exit(f"{a.relusym} was built without the libtorch feature (it ran on {report['device']})")
+                    res = report["rows"][0]
                     row("training", setting, "images/s", True).add(side, res["train_images_per_s"], rss, load)
                     row("inference", setting, "images/s", True).add(side, res["infer_images_per_s"], rss, load)
                     print(f"round {r + 1} {side:8} {setting}: train {res['train_images_per_s']:.0f}, inference {res['infer_images_per_s']:.0f} images/s, {rss:.0f} MiB", flush=True)
@@ -165,7 +177,7 @@ def main():
         setting = f"flip-self merge, {os.path.basename(os.path.normpath(a.checkpoint))} (width {width:g}), {repair}"
         for side in sides:
             if side == "relusym":
-                cmd = [a.relusym, "merge", "--device", "cpu", "--json", "--a", a.checkpoint, "--flip", "--method", "activation", "--repair", repair,
+                cmd = [a.relusym, "merge", "--device", a.device, "--json", "--a", a.checkpoint, "--flip", "--method", "activation", "--repair", repair,
                        "--alphas", "0,0.5,1", "--stats-images", str(a.stats_images), "--data", a.data]
             else:
                 cmd = [py, os.path.join(HERE, "repair_reference.py"), "--weights", weights, "--data", a.data, "--width", str(width),
@@ -185,6 +197,7 @@ def main():
         "threads": a.threads,
         "pytorch": torch.__version__,
         "relusym": a.relusym,
+        "relusym_device": a.device,
         "rounds": a.rounds,
         "batch": a.batch,
         "steps": a.steps,

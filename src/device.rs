@@ -1,4 +1,5 @@
-//! Choosing the compute device: burn's flex backend on the CPU or wgpu on a GPU, one code path.
+//! Choosing the compute device: burn's flex backend on the CPU or wgpu on a GPU, one code path;
+//! optionally burn's LibTorch backend on the CPU (the `libtorch` feature, see the Speed chapter).
 
 use burn::tensor::Device;
 #[cfg(feature = "gpu")]
@@ -15,6 +16,9 @@ pub enum DeviceChoice {
     Cpu,
     /// burn's wgpu backend on the default adapter (a software adapter such as lavapipe counts).
     Gpu,
+    /// burn's LibTorch backend on the CPU: PyTorch's own kernels under burn. Needs a build with the
+    /// `libtorch` feature (linked against a local PyTorch, see the README); otherwise flex.
+    Libtorch,
 }
 
 /// The device that was chosen, with a description for every output.
@@ -22,7 +26,7 @@ pub enum DeviceChoice {
 pub struct ChosenDevice {
     /// The burn device (without autodiff).
     pub device: Device,
-    /// `flex` or `wgpu`.
+    /// `flex`, `wgpu` or `libtorch`.
     pub backend: &'static str,
     /// Human-readable description, e.g. `flex (CPU, 2 threads)` or `wgpu: NVIDIA H200 (Vulkan)`.
     pub description: String,
@@ -72,8 +76,21 @@ impl DeviceChoice {
             d.description.push_str(" — built without the gpu feature");
             d
         };
+        // burn 0.22 marks burn-tch deprecated (to be removed in a later release); it is kept here
+        // as a measured option, not as the default (book/src/speed.md).
+        #[cfg(feature = "libtorch")]
+        #[allow(deprecated)]
+        let libtorch = || ChosenDevice { device: Device::libtorch(), backend: "libtorch", description: format!("libtorch (CPU, {} threads)", tch_threads()) };
+        #[cfg(not(feature = "libtorch"))]
+        let libtorch = || {
+            eprintln!("warning: relu-symmetries was built without the `libtorch` feature; using flex (CPU)");
+            let mut d = flex();
+            d.description.push_str(" — built without the libtorch feature");
+            d
+        };
         match self {
             DeviceChoice::Cpu => flex(),
+            DeviceChoice::Libtorch => libtorch(),
             DeviceChoice::Gpu => gpu(wgpu_adapters().into_iter().next()),
             DeviceChoice::Auto => {
                 let hw = wgpu_adapters().into_iter().find(|(_, _, kind)| kind != "Cpu");
@@ -84,6 +101,12 @@ impl DeviceChoice {
             }
         }
     }
+}
+
+/// LibTorch's intra-op threads: `OMP_NUM_THREADS` if set (as PyTorch reads it), else the cores.
+#[cfg(feature = "libtorch")]
+fn tch_threads() -> usize {
+    std::env::var("OMP_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or_else(rayon_threads)
 }
 
 fn rayon_threads() -> usize {

@@ -189,10 +189,13 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
         write(&p, &t)?;
         written.push(p);
     }
-    if let Some(v) = read_result::<PairedBench>(&results.join("bench-paired.json"))? {
-        let p = out.join("bench-paired.md");
-        write(&p, &v.markdown())?;
-        written.push(p);
+    // relusym on flex (the default build) and on burn's LibTorch backend (the `libtorch` feature).
+    for name in ["bench-paired", "bench-paired-libtorch"] {
+        if let Some(v) = read_result::<PairedBench>(&results.join(format!("{name}.json")))? {
+            let p = out.join(format!("{name}.md"));
+            write(&p, &v.markdown())?;
+            written.push(p);
+        }
     }
     if let (Some(r), Some(py)) =
         (read_result::<MergeReport>(&results.join("timing-rust.json"))?, read_result::<TorchTiming>(&results.join("timing-torch.json"))?)

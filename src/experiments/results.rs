@@ -476,6 +476,9 @@ pub struct PairedBench {
     pub pytorch: String,
     /// The relusym binary that ran.
     pub relusym: String,
+    /// relusym's `--device`: `cpu` (flex) or `libtorch` (files from before the option say nothing: cpu).
+    #[serde(default = "cpu_device")]
+    pub relusym_device: String,
     /// Rounds (each row has one value per side per round).
     pub rounds: usize,
     /// Batch size of the throughput rows.
@@ -536,6 +539,10 @@ impl PairedRow {
     }
 }
 
+fn cpu_device() -> String {
+    "cpu".into()
+}
+
 impl PairedBench {
     /// The Speed chapter's tables: throughput (training and inference), and the pipeline with
     /// peak memory, as Markdown, each at most six columns wide.
@@ -550,13 +557,18 @@ impl PairedBench {
         let load_max = loads.iter().copied().reduce(f64::max);
         let mut t = format!(
             "Paired run of {} on {} ({} cores; each side {} threads), {} rounds in alternating order, {:.0} minutes in all; \
-             PyTorch {}; machine load (1-minute average) before each process: median {}, at most {}.\n\n",
+             relusym on its `{}` device ({}); PyTorch {}; machine load (1-minute average) before each process: median {}, at most {}.\n\n",
             self.date.get(..10).unwrap_or(&self.date),
             self.cpu,
             self.cores,
             self.threads,
             self.rounds,
             self.seconds / 60.0,
+            self.relusym_device,
+            match self.relusym_device.as_str() {
+                "libtorch" => "burn's LibTorch backend, PyTorch's kernels",
+                _ => "burn's flex backend",
+            },
             self.pytorch,
             f1(median(&loads)),
             f1(load_max),
@@ -645,6 +657,7 @@ mod tests {
             threads: 2,
             pytorch: "2.0".into(),
             relusym: "relusym".into(),
+            relusym_device: "libtorch".into(),
             rounds: 3,
             batch: 500,
             seconds: 600.0,
@@ -654,6 +667,11 @@ mod tests {
         assert!(md.contains("| width 0.25, BN | 200 | 100 | **2.00** (1.00–3.00) | 100 / 200 |"), "{md}");
         assert!(md.contains("| flip-self merge | 15.0 | 40.0 | **3.00** (2.00–4.00) | 100 / 200 |"), "{md}");
         assert!(!md.contains("VGG11 inference"), "no inference rows, no inference table: {md}");
+        assert!(md.contains("relusym on its `libtorch` device (burn's LibTorch backend"), "the backend is named: {md}");
+        // files written before `relusym_device` existed were flex runs
+        let mut old = serde_json::to_value(&bench).unwrap();
+        old.as_object_mut().unwrap().remove("relusym_device");
+        assert_eq!(serde_json::from_value::<PairedBench>(old).unwrap().relusym_device, "cpu");
         assert_eq!(median(&[]), None);
     }
 
@@ -706,7 +724,7 @@ mod tests {
                 read_result::<MergeReport>(&p).unwrap().unwrap();
             } else if name.starts_with("align-") {
                 read_result::<AlignReport>(&p).unwrap().unwrap();
-            } else if name == "bench-paired.json" {
+            } else if name.starts_with("bench-paired") {
                 read_result::<PairedBench>(&p).unwrap().unwrap();
             } else if name.starts_with("bench-") {
                 read_result::<BenchReport>(&p).unwrap().unwrap();
