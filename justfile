@@ -95,7 +95,7 @@ bench device="auto":
 # on the CPU with 2 threads), alternates relusym and PyTorch on identical work for `rounds` rounds
 # (VGG11 training and inference at widths 0.25/0.5/1 with and without BatchNorm, and the whole
 # flip-self merge pipeline), writes results/cpu/bench-paired.json and regenerates the Speed chapter's
-# table from it. About 5 minutes a round on 2 cores: run it on a quiet machine.
+# table from it. 3–6 minutes a round on 2 cores by machine: run it on a quiet machine.
 bench-paired rounds="3":
     #!/usr/bin/env bash
     set -euo pipefail
