@@ -5,9 +5,9 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     use relu_symmetries::display::Markdown;
     use relu_symmetries::notebook::repo;
-    let committed = std::fs::read_to_string(repo().join("book/src/generated/bench-paired.md"))?;
-    // `.clone()`: a final expression that moves a top-level variable is shown as plain text by evcxr
-    Markdown(committed.clone());
+    let flex = std::fs::read_to_string(repo().join("book/src/generated/bench-paired.md"))?;
+    let libtorch = std::fs::read_to_string(repo().join("book/src/generated/bench-paired-libtorch.md"))?;
+    Markdown(format!("### relusym on flex\n\n{flex}\n### relusym on LibTorch\n\n{libtorch}"));
 
     use relu_symmetries::{bench, device::DeviceChoice};
     use relu_symmetries::tables::{Table, Values};
