@@ -106,7 +106,7 @@ impl DeviceChoice {
 /// LibTorch's intra-op threads: `OMP_NUM_THREADS` if set (as PyTorch reads it), else the cores.
 #[cfg(feature = "libtorch")]
 fn tch_threads() -> usize {
-    std::env::var("OMP_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or_else(rayon_threads)
+    std::env::var("OMP_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
 }
 
 fn rayon_threads() -> usize {
