@@ -125,14 +125,17 @@ bench-venv:
         || bench/.venv/bin/python -m pip install --quiet torch==2.9.0 numpy pillow scipy
 
 # relusym with burn's LibTorch backend, linked against bench/.venv's PyTorch, as
-# target/libtorch/relusym (run it with `--device libtorch`). The build shares target/ with the
-# default one but leaves target/debug/relusym built with the `libtorch` feature until the next
-# plain `cargo build`.
+# target/libtorch/relusym (run it with `--device libtorch`). The binary carries the path of
+# PyTorch's libraries (an rpath, added to its own link step only, so no dependency is rebuilt). The
+# build shares target/ with the default one but leaves target/debug/relusym built with the
+# `libtorch` feature until the next plain `cargo build`.
 libtorch:
     #!/usr/bin/env bash
     set -euo pipefail
     just bench-venv
-    PATH="$PWD/bench/.venv/bin:$PATH" LIBTORCH_USE_PYTORCH=1 cargo build --quiet --bin relusym --features libtorch
+    lib=$(bench/.venv/bin/python -c "import os, torch; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))")
+    PATH="$PWD/bench/.venv/bin:$PATH" LIBTORCH_USE_PYTORCH=1 cargo rustc --quiet --bin relusym --features libtorch \
+        -- -C link-arg=-Wl,-rpath,"$lib"
     mkdir -p target/libtorch
     cp target/debug/relusym target/libtorch/relusym.tmp && mv target/libtorch/relusym.tmp target/libtorch/relusym
 

@@ -130,10 +130,6 @@ def main():
 
     py = sys.executable
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), RAYON_NUM_THREADS=str(a.threads))
-    if a.device == "libtorch":
-        # the LibTorch build links this venv's PyTorch libraries without an rpath
-        lib = os.path.join(os.path.dirname(torch.__file__), "lib")
-        env["LD_LIBRARY_PATH"] = lib + os.pathsep + env.get("LD_LIBRARY_PATH", "")
     rows = {}
 
     def row(task, setting, unit, higher):

@@ -54,6 +54,16 @@ pub fn wgpu_adapters() -> Vec<(String, String, String)> {
 }
 
 impl DeviceChoice {
+    /// The choice as written on the command line (`auto`, `cpu`, `gpu`, `libtorch`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceChoice::Auto => "auto",
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::Gpu => "gpu",
+            DeviceChoice::Libtorch => "libtorch",
+        }
+    }
+
     /// Resolve the choice to a device. `auto` picks wgpu only for a hardware adapter (a CPU
     /// software rasteriser such as lavapipe is far slower than flex for training). In a build
     /// without the `gpu` feature every choice is flex; asking for `gpu` then says so on stderr
@@ -111,4 +121,20 @@ fn tch_threads() -> usize {
 
 fn rayon_threads() -> usize {
     std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn a_choice_has_one_name_on_the_command_line_in_json_and_in_tables() {
+        for &c in DeviceChoice::value_variants() {
+            let cli = c.to_possible_value().expect("every choice is offered");
+            assert_eq!(c.name(), cli.get_name());
+            assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{}\"", c.name()));
+            assert_eq!(DeviceChoice::from_str(c.name(), false), Ok(c));
+        }
+    }
 }

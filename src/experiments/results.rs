@@ -26,6 +26,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::bench::BenchRow;
+use crate::device::DeviceChoice;
 use crate::experiments::merge::{Alignment, MergeOutcome, MergePoint, Method, Timings};
 use crate::merge::RepairMode;
 use crate::metrics::{Barriers, LayerEquivariance};
@@ -478,7 +479,7 @@ pub struct PairedBench {
     pub relusym: String,
     /// relusym's `--device`: `cpu` (flex) or `libtorch` (files from before the option say nothing: cpu).
     #[serde(default = "cpu_device")]
-    pub relusym_device: String,
+    pub relusym_device: DeviceChoice,
     /// Rounds (each row has one value per side per round).
     pub rounds: usize,
     /// Batch size of the throughput rows.
@@ -539,8 +540,8 @@ impl PairedRow {
     }
 }
 
-fn cpu_device() -> String {
-    "cpu".into()
+fn cpu_device() -> DeviceChoice {
+    DeviceChoice::Cpu
 }
 
 impl PairedBench {
@@ -564,10 +565,11 @@ impl PairedBench {
             self.threads,
             self.rounds,
             self.seconds / 60.0,
-            self.relusym_device,
-            match self.relusym_device.as_str() {
-                "libtorch" => "burn's LibTorch backend, PyTorch's kernels",
-                _ => "burn's flex backend",
+            self.relusym_device.name(),
+            match self.relusym_device {
+                DeviceChoice::Libtorch => "burn's LibTorch backend, PyTorch's kernels",
+                DeviceChoice::Gpu => "burn's wgpu backend",
+                DeviceChoice::Cpu | DeviceChoice::Auto => "burn's flex backend",
             },
             self.pytorch,
             f1(median(&loads)),
@@ -657,7 +659,7 @@ mod tests {
             threads: 2,
             pytorch: "2.0".into(),
             relusym: "relusym".into(),
-            relusym_device: "libtorch".into(),
+            relusym_device: DeviceChoice::Libtorch,
             rounds: 3,
             batch: 500,
             seconds: 600.0,
@@ -671,7 +673,7 @@ mod tests {
         // files written before `relusym_device` existed were flex runs
         let mut old = serde_json::to_value(&bench).unwrap();
         old.as_object_mut().unwrap().remove("relusym_device");
-        assert_eq!(serde_json::from_value::<PairedBench>(old).unwrap().relusym_device, "cpu");
+        assert_eq!(serde_json::from_value::<PairedBench>(old).unwrap().relusym_device, DeviceChoice::Cpu);
         assert_eq!(median(&[]), None);
     }
 
