@@ -6,7 +6,10 @@ PyTorch first in even ones, so slow drifts of the machine cancel):
 
 * VGG11 training steps and inference at widths 0.25 / 0.5 / 1, batch 500, without and with
   BatchNorm: `relusym bench --widths W ...` against `bench/torch_vgg.py --widths W ...` (one process
-  per width, so each process's peak memory belongs to one width);
+  per width, so each process's peak memory belongs to one width), and against the same with
+  `--channels-last`. relusym's batches are laid out channels-last in memory (`src/batches.rs`),
+  which LibTorch's convolutions run about twice as fast for inference; PyTorch's default layout is
+  the other one, so each throughput row carries both PyTorch layouts and both ratios;
 * the whole flip-self merge pipeline on the same exported weights (each side's own `total` seconds:
   matching, statistics, merge + repair, evaluation; and separately the process's wall time): `relusym merge --a CK --flip
   --method activation --repair R --alphas 0,0.5,1 --stats-images 5000` against
@@ -86,17 +89,25 @@ def json_tail(text, what):
 class Row:
     def __init__(self, task, setting, unit, higher_is_better):
         self.task, self.setting, self.unit, self.higher = task, setting, unit, higher_is_better
-        self.relusym, self.pytorch = [], []
-        self.relusym_rss, self.pytorch_rss, self.load = [], [], []
+        self.relusym, self.pytorch, self.pytorch_cl = [], [], []
+        self.relusym_rss, self.pytorch_rss, self.pytorch_cl_rss, self.load = [], [], [], []
 
     def add(self, side, value, rss, load):
         getattr(self, side).append(value)
         getattr(self, side + "_rss").append(rss)
         self.load.append(load)
 
+    def ratios(self, other):
+        n = min(len(self.relusym), len(other))
+        return [(self.relusym[i] / other[i]) if self.higher else (other[i] / self.relusym[i]) for i in range(n)]
+
     def to_json(self):
-        n = min(len(self.relusym), len(self.pytorch))
-        ratios = [(self.relusym[i] / self.pytorch[i]) if self.higher else (self.pytorch[i] / self.relusym[i]) for i in range(n)]
+        ratios = self.ratios(self.pytorch)
+        extra = {} if not self.pytorch_cl else {
+            "pytorch_channels_last": self.pytorch_cl,
+            "ratios_channels_last": self.ratios(self.pytorch_cl),
+            "pytorch_channels_last_max_rss_mib": self.pytorch_cl_rss,
+        }
         return {
             "task": self.task,
             "setting": self.setting,
@@ -108,6 +119,7 @@ class Row:
             "relusym_max_rss_mib": self.relusym_rss,
             "pytorch_max_rss_mib": self.pytorch_rss,
             "load_1min_before": self.load,
+            **extra,
         }
 
 
@@ -148,10 +160,11 @@ def main():
     started = time.time()
     for r in range(a.rounds):
         sides = ["relusym", "pytorch"] if r % 2 == 0 else ["pytorch", "relusym"]
+        throughput_sides = ["relusym", "pytorch", "pytorch_cl"] if r % 2 == 0 else ["pytorch_cl", "pytorch", "relusym"]
         for bn in (False, True):
             for w in WIDTHS:
                 setting = f"width {w:g}, {'BN' if bn else 'no BN'}"
-                for side in sides:
+                for side in throughput_sides:
                     if side == "relusym":
                         cmd = [a.relusym, "bench", "--device", a.device, "--json", "--widths", str(w), "--batch", str(a.batch), "--steps", str(a.steps), "--warmup", "1"]
                         if bn:
@@ -160,8 +173,10 @@ def main():
                         cmd = [py, os.path.join(HERE, "torch_vgg.py"), "--widths", str(w), "--batch", str(a.batch), "--steps", str(a.steps), "--warmup", "1", "--threads", str(a.threads)]
                         if bn:
                             cmd.append("--batch-norm")
+                        if side == "pytorch_cl":
+                            cmd.append("--channels-last")
                     out, _, rss, load = run(cmd, env)
-                    report = json_tail(out, side)
+                    report = json_tail(out, side.replace("_cl", " (channels-last)"))
                     if side == "relusym" and a.device == "libtorch" and not report["device"].startswith("libtorch"):
                         sys.exit(f"{a.relusym} was built without the libtorch feature (it ran on {report['device']})")
                     res = report["rows"][0]
@@ -194,6 +209,7 @@ def main():
         "pytorch": torch.__version__,
         "relusym": a.relusym,
         "relusym_device": a.device,
+        "relusym_channels_last": True,
         "rounds": a.rounds,
         "batch": a.batch,
         "steps": a.steps,
@@ -209,7 +225,9 @@ def main():
     os.replace(tmp, a.out)
     for rw in result["rows"]:
         med = statistics.median(rw["ratios"]) if rw["ratios"] else float("nan")
-        print(f"{rw['task']:9} {rw['setting']:40} ratio {med:.2f} (relusym / PyTorch speed)")
+        cl = rw.get("ratios_channels_last")
+        cl = f", {statistics.median(cl):.2f} against channels-last PyTorch" if cl else ""
+        print(f"{rw['task']:9} {rw['setting']:40} ratio {med:.2f} (relusym / PyTorch speed){cl}")
     print(f"wrote {a.out}")
 
 

@@ -6,7 +6,9 @@ The same work as `relusym bench --widths W --batch B --steps S --warmup K [--bat
 M, 512, 512, M] x W`, optional BatchNorm after every conv, a linear classifier on the 1x1 map),
 random N(0, 1) images of 3x32x32 and labels i mod 10, SGD with momentum 0.9 and weight decay 5e-4;
 K untimed and S timed training steps (forward, cross-entropy, backward, step, then a read of the
-loss), and S timed inference passes (eval mode, no autograd) after one untimed one. Prints a JSON
+loss), and S timed inference passes (eval mode, no autograd) after one untimed one. With
+`--channels-last` the inputs are laid out channels-last in memory, as relusym's batches are (oneDNN
+then keeps that layout through the network). Prints a JSON
 object shaped like relusym's `BenchReport`: {"device": ..., "rows": [{width, batch_norm, batch,
 train_images_per_s, infer_images_per_s, train_steps, params}]}.
 
@@ -49,12 +51,13 @@ class VGG(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
-def bench_width(w, batch_norm, batch, warmup, steps, device="cpu"):
+def bench_width(w, batch_norm, batch, warmup, steps, device="cpu", channels_last=False):
     torch.manual_seed(0)
     model = VGG(w, batch_norm).to(device)
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    x = torch.randn(batch, 3, 32, 32, device=device)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(batch, 3, 32, 32, device=device).contiguous(memory_format=layout)
     y = torch.arange(batch, device=device) % 10
     model.train()
     timed = 0.0
@@ -68,7 +71,7 @@ def bench_width(w, batch_norm, batch, warmup, steps, device="cpu"):
         if s >= warmup:
             timed += time.perf_counter() - t
     model.eval()
-    xi = torch.randn(batch, 3, 32, 32, device=device)
+    xi = torch.randn(batch, 3, 32, 32, device=device).contiguous(memory_format=layout)
     reps = max(steps, 1)
     with torch.inference_mode():
         model(xi).sum().item()
@@ -80,6 +83,7 @@ def bench_width(w, batch_norm, batch, warmup, steps, device="cpu"):
         "width": w,
         "batch_norm": batch_norm,
         "batch": batch,
+        "channels_last": channels_last,
         "train_images_per_s": batch * steps / max(timed, 1e-9),
         "infer_images_per_s": batch * reps / max(infer, 1e-9),
         "train_steps": steps,
@@ -96,9 +100,11 @@ def main():
     ap.add_argument("--batch-norm", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="cpu, or cuda for a GPU (each step ends with a read of the loss, which synchronises)")
+    ap.add_argument("--channels-last", action="store_true",
+                    help="inputs laid out channels-last in memory (as relusym's batches are); the model stays as created")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    rows = [bench_width(float(w), a.batch_norm, a.batch, a.warmup, a.steps, a.device) for w in a.widths.split(",")]
+    rows = [bench_width(float(w), a.batch_norm, a.batch, a.warmup, a.steps, a.device, a.channels_last) for w in a.widths.split(",")]
     if a.device == "cpu":
         device = f"PyTorch {torch.__version__} (CPU, {torch.get_num_threads()} threads)"
     else:

@@ -10,6 +10,7 @@ use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::batches::NHWC_AS_NCHW;
 use crate::device::ChosenDevice;
 use crate::nets::{VggConfig, VggError};
 
@@ -34,6 +35,8 @@ pub struct BenchRow {
 
 /// Measure training and inference throughput of VGG11 at `width` on `device`: `warmup` untimed
 /// steps, then `steps` timed ones (each ends with a read of the loss, so device work is included).
+/// The random inputs are laid out channels-last in memory, as every batch of
+/// [`crate::batches::Loader`] and of the trainer is.
 pub fn bench_width(device: &ChosenDevice, width: f64, batch_norm: bool, batch: usize, warmup: usize, steps: usize) -> Result<BenchRow, VggError> {
     let ad = device.device.clone().autodiff();
     let mut model = VggConfig::vgg11(width).with_batch_norm(batch_norm).init(&ad, 0)?;
@@ -43,7 +46,7 @@ pub fn bench_width(device: &ChosenDevice, width: f64, batch_norm: bool, batch: u
         .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
         .init();
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
-    let x = Tensor::<4>::random([batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), &ad);
+    let x = Tensor::<4>::random([batch, 32, 32, 3], Distribution::Normal(0.0, 1.0), &ad).permute(NHWC_AS_NCHW);
     let y = Tensor::<1, Int>::from_data(TensorData::new((0..batch as i64).map(|i| i % 10).collect::<Vec<_>>(), [batch]), &ad);
     let mut timed = 0.0;
     for s in 0..warmup + steps {
@@ -58,7 +61,7 @@ pub fn bench_width(device: &ChosenDevice, width: f64, batch_norm: bool, batch: u
         }
     }
     let inference = model.valid();
-    let xi = Tensor::<4>::random([batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device.device);
+    let xi = Tensor::<4>::random([batch, 32, 32, 3], Distribution::Normal(0.0, 1.0), &device.device).permute(NHWC_AS_NCHW);
     let _ = inference.forward(xi.clone()).sum().into_scalar::<f32>();
     let reps = steps.max(1);
     let t = Instant::now();

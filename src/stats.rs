@@ -72,17 +72,18 @@ impl PairStats {
     pub fn update(&mut self, a: Tensor<4>, b: Tensor<4>) {
         let ca = a.dims()[1];
         let cb = b.dims()[1];
-        let fa = channels_first(a);
-        let fb = channels_first(b);
-        let n = fa.dims()[1] as f64;
-        let ma = fa.clone().mean_dim(1);
-        let mb = fb.clone().mean_dim(1);
+        let fa = by_position(a);
+        let fb = by_position(b);
+        let [samples, positions, _] = fa.dims();
+        let n = (samples * positions) as f64;
+        let ma = channel_sums(fa.clone()) / n as f32;
+        let mb = channel_sums(fb.clone()) / n as f32;
         let za = fa - ma.clone();
         let zb = fb - mb.clone();
-        let cross_b = to_array2(za.clone().matmul(zb.clone().transpose()), ca, cb);
-        let m2a = to_array1(za.powi_scalar(2).sum_dim(1));
-        let m2b = to_array1(zb.powi_scalar(2).sum_dim(1));
-        let (ma, mb) = (to_array1(ma), to_array1(mb));
+        let cross_b = to_array2(rows(za.clone()).transpose().matmul(rows(zb.clone())), ca, cb);
+        let m2a = row(channel_sums(za.powi_scalar(2)));
+        let m2b = row(channel_sums(zb.powi_scalar(2)));
+        let (ma, mb) = (row(ma), row(mb));
         // Chan's update of the cross term uses the mean differences before the means move.
         let total = self.a.count + n;
         if self.a.count > 0.0 {
@@ -104,6 +105,16 @@ impl PairStats {
         self.b.count = cb_count;
     }
 
+    /// The statistics of `a` and of `b` with its channels permuted by `p`: new channel `i` of
+    /// `b` is old channel `p[i]` (the convention of [`crate::group::Perm`]). What one pass of `a`
+    /// and `b` gives, read as a pass of `a` and the permuted `b`.
+    pub fn with_b_permuted(&self, p: &[usize]) -> PairStats {
+        assert_eq!(p.len(), self.b.mean.len(), "permutation of {} channels applied to {}", p.len(), self.b.mean.len());
+        let b = ChannelStats { count: self.b.count, mean: p.iter().map(|&j| self.b.mean[j]).collect(), m2: p.iter().map(|&j| self.b.m2[j]).collect() };
+        let cross = Array2::from_shape_fn(self.cross.dim(), |(i, k)| self.cross[[i, p[k]]]);
+        PairStats { a: self.a.clone(), b, cross }
+    }
+
     /// Covariance `[C_a, C_b]`.
     pub fn cov(&self) -> Array2<f64> {
         &self.cross / self.a.count.max(1.0)
@@ -121,21 +132,43 @@ impl PairStats {
     }
 }
 
-/// `[N, C, ...] → [C, N·...]`.
-fn channels_first<const D: usize>(x: Tensor<D>) -> Tensor<2> {
+/// `[N, C, ...] → [N, P, C]` (P positions per sample): one row per position, one column per
+/// channel. For a map laid out channels-last in memory (every map of a channels-last batch on
+/// LibTorch) this is a view, not a copy.
+fn by_position<const D: usize>(x: Tensor<D>) -> Tensor<3> {
     let dims = x.dims();
-    let c = dims[1];
-    let x = x.swap_dims(0, 1);
-    let rest: usize = dims.iter().product::<usize>() / c.max(1);
-    x.reshape([c, rest])
+    let (n, c) = (dims[0], dims[1]);
+    let positions: usize = dims.iter().skip(2).product();
+    let mut axes = [0usize; D];
+    for (k, a) in axes.iter_mut().enumerate().skip(1) {
+        *a = if k + 1 < D { k + 1 } else { 1 };
+    }
+    x.permute(axes).reshape([n, positions, c])
+}
+
+/// Per-channel sums of `[N, P, C]` as `[1, 1, C]`, over positions first and samples second: two
+/// short f32 sums instead of one of N·P terms, which keeps the rounding error small.
+fn channel_sums(x: Tensor<3>) -> Tensor<3> {
+    x.sum_dim(1).sum_dim(0)
+}
+
+/// `[N, P, C]` as `[N·P, C]`.
+fn rows(x: Tensor<3>) -> Tensor<2> {
+    let [n, p, c] = x.dims();
+    x.reshape([n * p, c])
+}
+
+/// `[1, 1, C]` as `[1, C]`.
+fn row(x: Tensor<3>) -> Array1<f64> {
+    to_array1(x.flatten(0, 1))
 }
 
 fn batch_moments<const D: usize>(x: Tensor<D>) -> (f64, Array1<f64>, Array1<f64>) {
-    let f = channels_first(x);
-    let n = f.dims()[1] as f64;
-    let m = f.clone().mean_dim(1);
-    let m2 = (f - m.clone()).powi_scalar(2).sum_dim(1);
-    (n, to_array1(m), to_array1(m2))
+    let f = by_position(x);
+    let [n, p, _] = f.dims();
+    let m = channel_sums(f.clone()) / (n * p) as f32;
+    let m2 = channel_sums((f - m.clone()).powi_scalar(2));
+    ((n * p) as f64, row(m), row(m2))
 }
 
 fn merge_moments(count: &mut f64, mean: &mut Array1<f64>, m2: &mut Array1<f64>, n: f64, bmean: &Array1<f64>, bm2: &Array1<f64>) {
@@ -186,6 +219,26 @@ mod tests {
         selfp.update(xa.clone(), xa);
         for i in 0..3 {
             assert!((selfp.corr()[[i, i]] - 1.0).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn permuting_b_after_the_pass_equals_a_pass_over_the_permuted_b() {
+        use burn::tensor::{Int, TensorData};
+        let device = Device::flex();
+        let xa = random_images(&device, 10, 3, 4, 3);
+        let xb = random_images(&device, 10, 4, 4, 4) * 3.0 - 1.0 + xa.clone().narrow(1, 1, 1).repeat_dim(1, 4);
+        for p in [vec![0usize, 1, 2, 3], vec![2, 0, 3, 1], vec![3, 2, 1, 0]] {
+            let idx = Tensor::<1, Int>::from_data(TensorData::new(p.iter().map(|&j| j as i64).collect::<Vec<_>>(), [4]), &device);
+            let (mut before, mut after) = (PairStats::new(3, 4), PairStats::new(3, 4));
+            before.update(xa.clone(), xb.clone());
+            after.update(xa.clone(), xb.clone().select(1, idx));
+            let derived = before.with_b_permuted(&p);
+            let close = |x: &Array2<f64>, y: &Array2<f64>| x.iter().zip(y).all(|(u, v)| (u - v).abs() < 1e-4 * (1.0 + u.abs()));
+            assert!(close(&derived.cov(), &after.cov()), "{p:?}");
+            assert!((derived.b.var() - after.b.var()).iter().all(|d| d.abs() < 1e-4), "{p:?}");
+            assert!((derived.b.mean.clone() - after.b.mean.clone()).iter().all(|d| d.abs() < 1e-5), "{p:?}");
+            assert_eq!(derived.a, before.a);
         }
     }
 }

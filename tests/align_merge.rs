@@ -14,7 +14,7 @@ use relu_symmetries::align::{
 };
 use relu_symmetries::batches::Loader;
 use relu_symmetries::experiments::merge::{MergeConfig, Method, Partner, merge_experiment};
-use relu_symmetries::merge::{RepairMode, endpoint_pre_stats, interpolate, permute_model, repair, repair_closed_form, reset_batch_norm};
+use relu_symmetries::merge::{RepairMode, RepairStats, endpoint_pre_stats, interpolate, permute_model, repair, repair_closed_form, reset_batch_norm};
 use relu_symmetries::nets::{Vgg, VggConfig};
 use relu_symmetries::stats::ChannelStats;
 use relu_symmetries::testing::{max_abs_diff, random_images};
@@ -121,6 +121,35 @@ fn one_pass_equals_layer_by_layer_recomputation() {
         assert!((joint.matched_corr[l] - seq_corr[l]).abs() < 1e-5, "layer {l}: {} vs {}", joint.matched_corr[l], seq_corr[l]);
         let same = (0..p.len()).filter(|&i| p.get(i) == q.get(i)).count();
         assert!(same * 10 >= p.len() * 9, "layer {l}: only {same}/{} channels agree", p.len());
+    }
+}
+
+#[test]
+fn endpoint_statistics_read_off_the_alignment_pass_equal_a_pass_over_the_aligned_partner() {
+    for (model, tag) in [(ModelKind::Vgg11, "endpoints-plain"), (ModelKind::Vgg11Bn, "endpoints-bn")] {
+        let (a, splits) = trained_net(model, 5, &format!("{tag}-a"));
+        let (b, _) = trained_net(model, 6, &format!("{tag}-b"));
+        let device = Device::flex();
+        let loader = Loader::ordered(&splits.train, 150).limit(Some(300));
+        let pass = activation_stats(&a, &b, &loader, &device, &ProgressBar::hidden());
+        let perms = perms_from_stats(&pass).perms;
+        assert!(perms.iter().any(|p| !p.is_identity()), "{tag}: the twins should need a permutation");
+        let taps: Vec<_> = pass.into_iter().flat_map(|s| s.pre).collect();
+        let derived = RepairStats::from_unaligned_pass(&a, &taps, &perms).expect("a VGG's repair points are its taps");
+        let direct = endpoint_pre_stats(&a, &permute_model(&b, &perms).unwrap(), &loader, &device, &ProgressBar::hidden());
+        assert_eq!(derived.layers.len(), direct.layers.len());
+        for (l, (d, e)) in derived.layers.iter().zip(&direct.layers).enumerate() {
+            let rel = |x: f64, y: f64| (x - y).abs() / (1e-3 + y.abs());
+            for (x, y) in d.b.mean.iter().zip(&e.b.mean).chain(d.b.var().iter().zip(&e.b.var())).chain(d.a.var().iter().zip(&e.a.var())) {
+                assert!(rel(*x, *y) < 1e-3, "{tag} layer {l}: {x} vs {y}");
+            }
+            for (x, y) in d.cov().iter().zip(&e.cov()) {
+                assert!(rel(*x, *y) < 1e-3, "{tag} layer {l}: covariance {x} vs {y}");
+            }
+        }
+        // and with the wrong permutations (none) the partner's side would not match
+        let unaligned = RepairStats::from_unaligned_pass(&a, &taps, &identity_for(&b)).unwrap();
+        assert!(unaligned.layers.iter().zip(&direct.layers).any(|(u, e)| u.b.mean.iter().zip(&e.b.mean).any(|(x, y)| (x - y).abs() > 1e-3)), "{tag}");
     }
 }
 

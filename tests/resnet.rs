@@ -15,7 +15,7 @@ use relu_symmetries::align::{
 };
 use relu_symmetries::batches::Loader;
 use relu_symmetries::experiments::merge::{MergeConfig, Method, Partner, merge_experiment, merge_experiments};
-use relu_symmetries::merge::{RepairMode, endpoint_pre_stats, interpolate, permute_model, repair, repair_points, reset_batch_norm};
+use relu_symmetries::merge::{RepairMode, RepairStats, endpoint_pre_stats, interpolate, permute_model, repair, repair_points, reset_batch_norm};
 use relu_symmetries::nets::{Net, Network, ResNet, ResNetConfig};
 use relu_symmetries::stats::ChannelStats;
 use relu_symmetries::testing::{one_space_then_all, relative_logit_diff, with_random_batch_norms};
@@ -153,8 +153,13 @@ fn repair_of_a_resnet_sets_every_batch_norm_output_to_the_goal_statistics() {
     let splits = tiny_splits(48, 8, 17);
     // one batch holding every image: REPAIR's batch-statistics pass is then exact
     let loader = Loader::ordered(&splits.train, 48);
-    let b = permute_model(&b0, &activation_matching(&a, &b0, &loader, &device, &ProgressBar::hidden()).perms).unwrap();
+    let perms = activation_matching(&a, &b0, &loader, &device, &ProgressBar::hidden()).perms;
+    let b = permute_model(&b0, &perms).unwrap();
     let endpoints = endpoint_pre_stats(&a, &b, &loader, &device, &ProgressBar::hidden());
+    // a ResNet's BatchNorm outputs are not its tap points: the endpoint statistics cannot be read
+    // off the alignment's pass and take the pass above
+    let taps: Vec<_> = activation_stats(&a, &b0, &loader, &device, &ProgressBar::hidden()).into_iter().flat_map(|s| s.pre).collect();
+    assert!(RepairStats::from_unaligned_pass(&a, &taps, &perms).is_none());
     let points = repair_points(&a).unwrap();
     assert_eq!(points.len(), endpoints.layers.len());
     assert!(points.iter().all(|p| p.scale.ends_with(".gamma")), "a ResNet is repaired at its BatchNorms");

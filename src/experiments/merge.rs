@@ -5,7 +5,9 @@
 //! 2. Align the partner to the network: activation matching (REPAIR), weight matching (Git
 //!    Re-Basin) from the identity, or weight matching started from activation matching's
 //!    permutations. One activation-statistics pass is made in every case: it finds the dead
-//!    channels that the live-channel measures leave out.
+//!    channels that the live-channel measures leave out. For a VGG the same pass also gives the
+//!    endpoints' statistics at the repair points (REPAIR's goals, the variance ratios' baseline),
+//!    read with the partner's channels permuted; other networks take one more pass for them.
 //! 3. For each α on the grid: interpolate, repair (none, BN reset, REPAIR, closed-form REPAIR),
 //!    evaluate on the test set. Endpoints are evaluated as they are. Several repair modes share
 //!    one alignment and the endpoint evaluations ([`merge_experiments`]).
@@ -20,14 +22,15 @@ use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::align::{PermSet, PermSpec, WeightMatchingOptions, activation_stats, perms_from_stats, weight_matching, weight_matching_from};
+use crate::align::{LayerStats, PermSet, PermSpec, WeightMatchingOptions, activation_stats, perms_from_stats, weight_matching, weight_matching_from};
 use crate::batches::Loader;
 use crate::data::{Augment, Splits};
 use crate::merge::{
-    MergeError, RepairMode, endpoint_pre_stats, interpolate, permute_model, pre_activation_stats, repair, repair_closed_form, reset_batch_norm,
+    MergeError, RepairMode, RepairStats, endpoint_pre_stats, interpolate, permute_model, pre_activation_stats, repair, repair_closed_form, reset_batch_norm,
 };
 use crate::metrics::{Barriers, CurvePoint, LayerEquivariance, barriers, layerwise_equivariance, variance_ratios};
 use crate::nets::Network;
+use crate::stats::PairStats;
 use crate::train::{EvalMetrics, accuracy_and_loss, evaluate_on};
 
 /// How to find the permutations.
@@ -146,10 +149,24 @@ pub fn stats_loader<'a>(splits: &'a Splits, cfg: &MergeConfig) -> Loader<'a> {
 
 /// Align `partner` to `reference`.
 pub fn align<N: Network>(reference: &N, partner: &N, cfg: &MergeConfig, splits: &Splits, device: &Device, show: bool) -> Result<Alignment, MergeError> {
+    Ok(align_with_stats(reference, partner, cfg, splits, device, show)?.0)
+}
+
+/// [`align`], also returning the activation statistics of its pass (per hidden space, of the
+/// reference and the unaligned partner).
+fn align_with_stats<N: Network>(
+    reference: &N,
+    partner: &N,
+    cfg: &MergeConfig,
+    splits: &Splits,
+    device: &Device,
+    show: bool,
+) -> Result<(Alignment, Vec<LayerStats>), MergeError> {
     let t = Instant::now();
     let loader = stats_loader(splits, cfg);
     let pb = bar(loader.images() as u64, show, "statistics");
-    let act = perms_from_stats(&activation_stats(reference, partner, &loader, device, &pb));
+    let stats = activation_stats(reference, partner, &loader, device, &pb);
+    let act = perms_from_stats(&stats);
     pb.finish_and_clear();
     let spec = PermSpec::from_structure(&reference.structure())?;
     let (pa, pb) = (reference.to_params(), partner.to_params());
@@ -167,7 +184,7 @@ pub fn align<N: Network>(reference: &N, partner: &N, cfg: &MergeConfig, splits: 
     };
     let at = WeightMatchingOptions { max_sweeps: 0, ..opts };
     let weight_objective = weight_matching_from(&pa, &pb, &spec, &at, perms.clone())?.initial_objective;
-    Ok(Alignment {
+    let alignment = Alignment {
         method: cfg.method,
         perms,
         matched_corr,
@@ -179,7 +196,8 @@ pub fn align<N: Network>(reference: &N, partner: &N, cfg: &MergeConfig, splits: 
         images: loader.images(),
         augmented: loader.is_augmented(),
         seconds: t.elapsed().as_secs_f64(),
-    })
+    };
+    Ok((alignment, stats))
 }
 
 /// Per-layer equivariance of `net` given an alignment of its flipped copy to it (live-channel
@@ -267,7 +285,8 @@ impl MergeOutcome {
 pub struct Timings {
     /// Finding the permutations.
     pub align: f64,
-    /// Endpoint statistics (REPAIR goals and variance ratios).
+    /// Endpoint statistics (REPAIR goals and variance ratios): a pass of its own for a ResNet,
+    /// next to nothing for a VGG (read off the alignment's pass).
     pub stats: f64,
     /// Interpolation and repair over the grid.
     pub merge_repair: f64,
@@ -344,15 +363,21 @@ pub fn merge_experiments<N: Network>(
     for &r in repairs {
         check_repair(r, a.has_batch_norm())?;
     }
-    let alignment = align(a, partner, cfg, splits, device, show)?;
+    let (alignment, pass) = align_with_stats(a, partner, cfg, splits, device, show)?;
     let b = permute_model(partner, &alignment.perms)?;
     let (pa, pb) = (a.to_params(), b.to_params());
     let loader = stats_loader(splits, cfg);
     let eval_set = splits.test.evaluation_subset(cfg.eval_images);
     let eval_loader = Loader::ordered(&eval_set, cfg.batch_size);
 
+    // The endpoints' statistics at the repair points: read off the alignment's pass where the
+    // repair points are its taps (VGG), else one more pass of a and the aligned partner.
     let t = Instant::now();
-    let endpoints = endpoint_pre_stats(a, &b, &loader, device, &bar(loader.images() as u64, show, "statistics"));
+    let taps: Vec<PairStats> = pass.into_iter().flat_map(|s| s.pre).collect();
+    let endpoints = match RepairStats::from_unaligned_pass(a, &taps, &alignment.perms) {
+        Some(e) => e,
+        None => endpoint_pre_stats(a, &b, &loader, device, &bar(loader.images() as u64, show, "statistics")),
+    };
     let stats_seconds = t.elapsed().as_secs_f64();
 
     let mut alphas = cfg.alphas.clone();

@@ -480,6 +480,10 @@ pub struct PairedBench {
     /// relusym's `--device`: `cpu` (flex) or `libtorch` (files from before the option say nothing: cpu).
     #[serde(default = "cpu_device")]
     pub relusym_device: DeviceChoice,
+    /// Whether relusym's inputs were laid out channels-last in memory (every run since the
+    /// loader's batches are; files written before say nothing: they were not).
+    #[serde(default)]
+    pub relusym_channels_last: bool,
     /// Rounds (each row has one value per side per round).
     pub rounds: usize,
     /// Batch size of the throughput rows.
@@ -513,6 +517,16 @@ pub struct PairedRow {
     pub pytorch_max_rss_mib: Vec<f64>,
     /// The machine's 1-minute load average before each process of the row.
     pub load_1min_before: Vec<f64>,
+    /// Throughput rows: PyTorch's value per round with channels-last inputs (empty in files
+    /// written before this was measured, and for the pipeline).
+    #[serde(default)]
+    pub pytorch_channels_last: Vec<f64>,
+    /// Per round, relusym's speed over channels-last PyTorch's.
+    #[serde(default)]
+    pub ratios_channels_last: Vec<f64>,
+    /// Peak resident memory of channels-last PyTorch's process per round, MiB.
+    #[serde(default)]
+    pub pytorch_channels_last_max_rss_mib: Vec<f64>,
 }
 
 /// The median of `v` (mean of the middle two for an even length); `None` when empty.
@@ -534,10 +548,15 @@ impl PairedRow {
 
     /// Smallest and largest per-round ratio.
     pub fn ratio_range(&self) -> Option<(f64, f64)> {
-        let lo = self.ratios.iter().copied().reduce(f64::min)?;
-        let hi = self.ratios.iter().copied().reduce(f64::max)?;
-        Some((lo, hi))
+        range(&self.ratios)
     }
+}
+
+/// Smallest and largest of `v`; `None` when empty.
+fn range(v: &[f64]) -> Option<(f64, f64)> {
+    let lo = v.iter().copied().reduce(f64::min)?;
+    let hi = v.iter().copied().reduce(f64::max)?;
+    Some((lo, hi))
 }
 
 fn cpu_device() -> DeviceChoice {
@@ -550,15 +569,16 @@ impl PairedBench {
     pub fn markdown(&self) -> String {
         let f0 = |v: Option<f64>| v.map_or("–".into(), |x| format!("{x:.0}"));
         let f1 = |v: Option<f64>| v.map_or("–".into(), |x| format!("{x:.1}"));
-        let ratio = |r: &PairedRow| match (r.median_ratio(), r.ratio_range()) {
+        let ratio_of = |v: &[f64]| match (median(v), range(v)) {
             (Some(m), Some((lo, hi))) => format!("**{m:.2}** ({lo:.2}–{hi:.2})"),
             _ => "–".into(),
         };
+        let ratio = |r: &PairedRow| ratio_of(&r.ratios);
         let loads: Vec<f64> = self.rows.iter().flat_map(|r| r.load_1min_before.iter().copied()).collect();
         let load_max = loads.iter().copied().reduce(f64::max);
         let mut t = format!(
             "Paired run of {} on {} ({} cores; each side {} threads), {} rounds in alternating order, {:.0} minutes in all; \
-             relusym on its `{}` device ({}); PyTorch {}; machine load (1-minute average) before each process: median {}, at most {}.\n\n",
+             relusym on its `{}` device ({}{}); PyTorch {}; machine load (1-minute average) before each process: median {}, at most {}.\n\n",
             self.date.get(..10).unwrap_or(&self.date),
             self.cpu,
             self.cores,
@@ -571,6 +591,7 @@ impl PairedBench {
                 DeviceChoice::Gpu => "burn's wgpu backend",
                 DeviceChoice::Cpu | DeviceChoice::Auto => "burn's flex backend",
             },
+            if self.relusym_channels_last { ", inputs laid out channels-last" } else { "" },
             self.pytorch,
             f1(median(&loads)),
             f1(load_max),
@@ -582,7 +603,7 @@ impl PairedBench {
             }
             let _ = writeln!(t, "**VGG11 {task}, batch {}** (images/s, medians; ratio = relusym / PyTorch, median and range over rounds)\n", self.batch);
             t.push_str("| setting | relusym | PyTorch | ratio | peak MiB relusym / PyTorch |\n|---|---|---|---|---|\n");
-            for r in rows {
+            for &r in &rows {
                 let _ = writeln!(
                     t,
                     "| {} | {} | {} | {} | {} / {} |",
@@ -595,6 +616,26 @@ impl PairedBench {
                 );
             }
             t.push('\n');
+            if rows.iter().any(|r| !r.pytorch_channels_last.is_empty()) {
+                let _ = writeln!(
+                    t,
+                    "**VGG11 {task}, batch {}, against PyTorch with channels-last inputs** (the layout of relusym's batches; images/s, medians; ratio = relusym / PyTorch)\n",
+                    self.batch
+                );
+                t.push_str("| setting | relusym | PyTorch channels-last | ratio | peak MiB PyTorch |\n|---|---|---|---|---|\n");
+                for r in rows {
+                    let _ = writeln!(
+                        t,
+                        "| {} | {} | {} | {} | {} |",
+                        r.setting,
+                        f0(median(&r.relusym)),
+                        f0(median(&r.pytorch_channels_last)),
+                        ratio_of(&r.ratios_channels_last),
+                        f0(median(&r.pytorch_channels_last_max_rss_mib))
+                    );
+                }
+                t.push('\n');
+            }
         }
         let pipes: Vec<&PairedRow> = self.rows.iter().filter(|r| r.task.starts_with("pipeline")).collect();
         if !pipes.is_empty() {
@@ -645,12 +686,18 @@ mod tests {
                 relusym: r,
                 pytorch: p,
                 ratios,
+                pytorch_channels_last: Vec::new(),
+                ratios_channels_last: Vec::new(),
+                pytorch_channels_last_max_rss_mib: Vec::new(),
             }
         };
-        let train = row("training", "width 0.25, BN", vec![100.0, 300.0, 200.0], vec![100.0, 100.0, 100.0], true);
+        let mut train = row("training", "width 0.25, BN", vec![100.0, 300.0, 200.0], vec![100.0, 100.0, 100.0], true);
         assert_eq!(train.median_ratio(), Some(2.0));
         assert_eq!(train.ratio_range(), Some((1.0, 3.0)));
         let pipe = row("pipeline", "flip-self merge", vec![10.0, 20.0], vec![40.0, 40.0], false);
+        let plain = train.clone();
+        (train.pytorch_channels_last, train.ratios_channels_last, train.pytorch_channels_last_max_rss_mib) =
+            (vec![400.0; 3], vec![0.25, 0.75, 0.5], vec![300.0; 3]);
         assert_eq!(pipe.median_ratio(), Some(3.0), "PyTorch time over relusym time, mean of the middle two");
         let bench = PairedBench {
             date: "2026-11-30T16:00:00Z".into(),
@@ -660,6 +707,7 @@ mod tests {
             pytorch: "2.0".into(),
             relusym: "relusym".into(),
             relusym_device: DeviceChoice::Libtorch,
+            relusym_channels_last: true,
             rounds: 3,
             batch: 500,
             seconds: 600.0,
@@ -670,10 +718,19 @@ mod tests {
         assert!(md.contains("| flip-self merge | 15.0 | 40.0 | **3.00** (2.00–4.00) | 100 / 200 |"), "{md}");
         assert!(!md.contains("VGG11 inference"), "no inference rows, no inference table: {md}");
         assert!(md.contains("relusym on its `libtorch` device (burn's LibTorch backend"), "the backend is named: {md}");
-        // files written before `relusym_device` existed were flex runs
-        let mut old = serde_json::to_value(&bench).unwrap();
-        old.as_object_mut().unwrap().remove("relusym_device");
-        assert_eq!(serde_json::from_value::<PairedBench>(old).unwrap().relusym_device, DeviceChoice::Cpu);
+        assert!(md.contains("| width 0.25, BN | 200 | 400 | **0.50** (0.25–0.75) | 300 |"), "the channels-last comparison: {md}");
+        // files written before `relusym_device`, the layout and the channels-last side existed
+        let mut old = serde_json::to_value(&PairedBench { rows: vec![plain], ..bench.clone() }).unwrap();
+        for field in ["relusym_device", "relusym_channels_last"] {
+            old.as_object_mut().unwrap().remove(field);
+        }
+        for field in ["pytorch_channels_last", "ratios_channels_last", "pytorch_channels_last_max_rss_mib"] {
+            old["rows"][0].as_object_mut().unwrap().remove(field);
+        }
+        let old: PairedBench = serde_json::from_value(old).unwrap();
+        assert_eq!((old.relusym_device, old.relusym_channels_last), (DeviceChoice::Cpu, false));
+        let md = old.markdown();
+        assert!(!md.contains("channels-last"), "no channels-last side, no second table: {md}");
         assert_eq!(median(&[]), None);
     }
 

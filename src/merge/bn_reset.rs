@@ -43,11 +43,14 @@ impl BatchMoments {
     }
 }
 
-/// Per-channel batch mean and population variance of `z`, each `[1, C, 1, 1]`.
+/// Per-channel batch mean and population variance of `z`, each `[1, C, 1, 1]`. Taken over
+/// `z` viewed as one row per position (a view, not a copy, for channels-last maps).
 pub(super) fn batch_moments(z: &Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-    let mean = z.clone().mean_dim(0).mean_dim(2).mean_dim(3);
-    let var = (z.clone() - mean.clone()).powi_scalar(2).mean_dim(0).mean_dim(2).mean_dim(3);
-    (mean, var)
+    let [n, c, h, w] = z.dims();
+    let rows = z.clone().permute([0, 2, 3, 1]).reshape([n * h * w, c]);
+    let mean = rows.clone().mean_dim(0);
+    let var = (rows - mean.clone()).powi_scalar(2).mean_dim(0);
+    (mean.reshape([1, c, 1, 1]), var.reshape([1, c, 1, 1]))
 }
 
 /// Streams `loader` through `net` (already in inference mode) with `hooks`; returns the number
@@ -74,7 +77,8 @@ impl ForwardHooks for BatchStatistics {
         let count = (n * h * w) as f32;
         let (mean, var) = batch_moments(&z);
         let scale = bn.gamma.val().reshape([1, c, 1, 1]) / (var.clone() + bn.epsilon).sqrt();
-        let y = (z - mean.clone()) * scale + bn.beta.val().reshape([1, c, 1, 1]);
+        let shift = bn.beta.val().reshape([1, c, 1, 1]) - mean.clone() * scale.clone();
+        let y = z * scale + shift;
         self.0.add(layer, mean, var * (count / (count - 1.0).max(1.0)));
         y
     }

@@ -128,6 +128,29 @@ pub fn repair_points<N: Network>(net: &N) -> Result<Vec<RepairPoint>, MergeError
         .collect()
 }
 
+impl RepairStats {
+    /// The endpoint statistics without a pass of their own, read off a pass that has already
+    /// streamed `a` and the *unaligned* partner through the same loader — activation matching's —
+    /// by permuting the partner's side with the alignment `perms` ([`PairStats::with_b_permuted`]).
+    /// `pre` holds that pass's pre-activation pair statistics, one per tap point of `a`.
+    ///
+    /// This needs the repair points to be the pre-activation taps, which they are in a VGG (every
+    /// tap is one conv block's pre-activation: its BatchNorm's output, or the conv's output
+    /// without BatchNorm). For other networks (a ResNet's BatchNorms are not its taps) it returns
+    /// `None`, and [`endpoint_pre_stats`] makes the pass. Up to float summation order the result
+    /// is what that pass gives on `a` and the aligned partner (`tests/align_merge.rs` checks it).
+    pub fn from_unaligned_pass<N: Network>(a: &N, pre: &[PairStats], perms: &[crate::align::Perm]) -> Option<RepairStats> {
+        a.as_vgg()?;
+        let points = repair_points(a).ok()?;
+        let taps = a.tap_points();
+        if points.len() != pre.len() || taps.len() != pre.len() || points.iter().zip(&taps).any(|(p, t)| p.space != t.space) {
+            return None;
+        }
+        let layers = pre.iter().zip(&taps).map(|(st, t)| perms.get(t.space).map(|p| st.with_b_permuted(p.as_slice()))).collect::<Option<Vec<_>>>()?;
+        Some(RepairStats { layers })
+    }
+}
+
 /// Statistics of `a` and aligned `b` at every repair point over one pass (used for REPAIR's goals
 /// and for the variance-collapse measurement): BatchNorm outputs for nets with BatchNorm,
 /// pre-activations otherwise.

@@ -18,6 +18,7 @@ use super::eval::{EvalMetrics, evaluate};
 use super::net::TrainableNet;
 use super::schedule::lr_at;
 use super::{TrainConfig, TrainError};
+use crate::batches::{channels_last_tensor, to_channels_last};
 use crate::data::{Augment, BatchPlan, Splits, fill_batch};
 use crate::device::ChosenDevice;
 use crate::group::D4;
@@ -175,6 +176,7 @@ fn train_net<M: TrainableNet>(
                 for (idx, mut rng) in batches.into_iter().zip(rngs) {
                     let mut buf = Vec::with_capacity(idx.len() * ds.channels * ds.height * ds.width);
                     fill_batch(&ds, &idx, Some(&aug), &norm, &mut rng, &mut buf);
+                    let buf = to_channels_last(&buf, [idx.len(), ds.channels, ds.height, ds.width]);
                     let labels = idx.iter().map(|&i| ds.labels[i] as i64).collect();
                     if tx.send((buf, labels)).is_err() {
                         break;
@@ -188,7 +190,7 @@ fn train_net<M: TrainableNet>(
         let mut lr = 0.0;
         for (xs, ys) in rx {
             let n = ys.len();
-            let x = Tensor::<4>::from_data(TensorData::new(xs, [n, c, h, w]), &ad);
+            let x = channels_last_tensor(xs, [n, c, h, w], &ad);
             let y = Tensor::<1, Int>::from_data(TensorData::new(ys, [n]), &ad);
             let (logits, inv) = if cfg.invariance_loss > 0.0 {
                 let both = model.logits(Tensor::cat(vec![x.clone(), D4::HFLIP.apply(x)], 0));
