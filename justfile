@@ -115,6 +115,20 @@ bench-paired-libtorch rounds="3":
         --checkpoint runs/study/flip-s0 --out results/cpu/bench-paired-libtorch.json
     {{relusym}} figures --runs runs/cpu --results results/cpu --out book/src/generated
 
+# Keeps a copy of the flex build as target/flex/relusym, since `just libtorch` rebuilds
+# target/debug/relusym with the `libtorch` feature; bench/pipeline_steps.py alternates the sides.
+# The merge pipeline step by step, flex and LibTorch against the PyTorch port: results/cpu/pipeline-steps.txt
+bench-pipeline-steps rounds="2":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    just bench-venv
+    cargo build --quiet --bin relusym
+    mkdir -p target/flex
+    cp target/debug/relusym target/flex/relusym.tmp && mv target/flex/relusym.tmp target/flex/relusym
+    just libtorch
+    bench/.venv/bin/python bench/pipeline_steps.py --relusym target/libtorch/relusym:libtorch --relusym target/flex/relusym:cpu \
+        --rounds {{rounds}} --checkpoint runs/study/flip-s0 --out results/cpu/pipeline-steps.txt
+
 # PyTorch for the benchmarks in bench/.venv: CPU threads only, version 2.9.0 because burn 0.22's
 # LibTorch backend (tch 0.22) links against exactly that version.
 bench-venv:

@@ -7,9 +7,10 @@ PyTorch first in even ones, so slow drifts of the machine cancel):
 * VGG11 training steps and inference at widths 0.25 / 0.5 / 1, batch 500, without and with
   BatchNorm: `relusym bench --widths W ...` against `bench/torch_vgg.py --widths W ...` (one process
   per width, so each process's peak memory belongs to one width), and against the same with
-  `--channels-last`. relusym's batches are laid out channels-last in memory (`src/batches.rs`),
-  which LibTorch's convolutions run about twice as fast for inference; PyTorch's default layout is
-  the other one, so each throughput row carries both PyTorch layouts and both ratios;
+  `--channels-last`. On LibTorch relusym's batches are laid out channels-last in memory
+  (`src/batches.rs`), which its convolutions run up to twice as fast for inference; PyTorch's
+  default layout is the other one, so each throughput row carries both PyTorch layouts and both
+  ratios;
 * the whole flip-self merge pipeline on the same exported weights (each side's own `total` seconds:
   matching, statistics, merge + repair, evaluation; and separately the process's wall time): `relusym merge --a CK --flip
   --method activation --repair R --alphas 0,0.5,1 --stats-images 5000` against
@@ -209,7 +210,7 @@ def main():
         "pytorch": torch.__version__,
         "relusym": a.relusym,
         "relusym_device": a.device,
-        "relusym_channels_last": True,
+        "relusym_channels_last": a.device == "libtorch",  # src/batches.rs: prefers_channels_last
         "rounds": a.rounds,
         "batch": a.batch,
         "steps": a.steps,

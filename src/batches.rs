@@ -1,11 +1,11 @@
 //! Device batches from a host [`Dataset`]: in order (evaluation, statistics) or shuffled and
 //! augmented (training, REPAIR-style statistics on the augmented training stream).
 //!
-//! Every image batch is an `[N, C, H, W]` tensor whose memory is laid out channels-last
-//! (`[N, H, W, C]`, viewed through a permutation; [`image_batch`]). The values and shapes are
-//! the same either way; the layout is for LibTorch, whose oneDNN convolutions run VGG11 inference
-//! about twice as fast on channels-last input and keep that layout through the network (measured
-//! in the book's Speed chapter). flex runs equally fast on both layouts.
+//! Every image batch is an `[N, C, H, W]` tensor. On LibTorch its memory is laid out
+//! channels-last (`[N, H, W, C]`, viewed through a permutation; [`image_batch`]): oneDNN's
+//! convolutions run VGG11 inference 1.2–1.9 times as fast on it and keep that layout through the
+//! network. flex's training at width 0.25 was 5–15 % slower with it, so flex and wgpu keep the
+//! plain layout (both measured in the book's Speed chapter). The values are the same either way.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -76,7 +76,8 @@ impl<'a> Loader<'a> {
             let mut rng = plan.batch_rng(b);
             fill_batch(self.ds, &idx, self.augment.as_ref(), &self.norm, &mut rng, &mut xs);
             fill_labels(self.ds, &idx, &mut ys);
-            (image_batch(&xs, [idx.len(), c, h, w], &device), Tensor::from_data(TensorData::new(ys, [idx.len()]), &device))
+            let dims = [idx.len(), c, h, w];
+            (image_batch(xs, dims, &device), Tensor::from_data(TensorData::new(ys, [idx.len()]), &device))
         })
     }
 }
@@ -106,10 +107,34 @@ pub fn channels_last_tensor(x_nhwc: Vec<f32>, [n, c, h, w]: [usize; 4], device: 
     Tensor::<4>::from_data(TensorData::new(x_nhwc, [n, h, w, c]), device).permute(NHWC_AS_NCHW)
 }
 
-/// The `[N, C, H, W]` tensor of a batch given on the host in that order, stored channels-last
-/// on the device (see the module docs).
-pub fn image_batch(x: &[f32], dims: [usize; 4], device: &Device) -> Tensor<4> {
-    channels_last_tensor(to_channels_last(x, dims), dims, device)
+/// Whether batches for `device` are laid out channels-last (LibTorch's; see the module docs).
+pub fn prefers_channels_last(device: &Device) -> bool {
+    #[cfg(feature = "libtorch")]
+    #[allow(deprecated)]
+    let libtorch = device.clone().inner() == Device::libtorch();
+    #[cfg(not(feature = "libtorch"))]
+    let libtorch = {
+        let _ = device;
+        false
+    };
+    libtorch
+}
+
+/// The `[N, C, H, W]` tensor of a batch given on the host in that order, laid out as
+/// [`prefers_channels_last`] says for `device` (see the module docs).
+pub fn image_batch(x: Vec<f32>, dims: [usize; 4], device: &Device) -> Tensor<4> {
+    device_batch(host_layout(x, dims, device), dims, device)
+}
+
+/// The `[N, C, H, W]` tensor of a batch that [`host_layout`] arranged for `device`.
+pub fn device_batch(x: Vec<f32>, dims: [usize; 4], device: &Device) -> Tensor<4> {
+    if prefers_channels_last(device) { channels_last_tensor(x, dims, device) } else { Tensor::from_data(TensorData::new(x, dims), device) }
+}
+
+/// `x`, an `[N, C, H, W]` batch on the host, arranged for `device` (rearranged to `[N, H, W, C]`
+/// where [`prefers_channels_last`]), to be handed to [`device_batch`] — e.g. by a producer thread.
+pub fn host_layout(x: Vec<f32>, dims: [usize; 4], device: &Device) -> Vec<f32> {
+    if prefers_channels_last(device) { to_channels_last(&x, dims) } else { x }
 }
 
 #[cfg(test)]
@@ -118,16 +143,23 @@ mod tests {
     use rand::{RngExt, SeedableRng, rngs::StdRng};
 
     #[test]
-    fn a_channels_last_batch_has_the_values_of_the_batch_it_was_built_from() {
+    fn a_batch_has_the_values_it_was_built_from_in_either_layout() {
         let mut rng = StdRng::seed_from_u64(7);
         let device = Device::flex();
         for _ in 0..5 {
             let dims = [rng.random_range(1..4), rng.random_range(1..5), rng.random_range(1..6), rng.random_range(1..6)];
             let x: Vec<f32> = (0..dims.iter().product::<usize>()).map(|_| rng.random::<f32>()).collect();
-            let t = image_batch(&x, dims, &device);
+            let t = channels_last_tensor(to_channels_last(&x, dims), dims, &device);
             assert_eq!(t.dims(), dims);
             assert_eq!(t.into_data().try_to_vec::<f32>().unwrap(), x, "dims {dims:?}");
+            assert_eq!(image_batch(x.clone(), dims, &device).into_data().try_to_vec::<f32>().unwrap(), x, "dims {dims:?}");
         }
+    }
+
+    #[test]
+    fn flex_batches_keep_the_plain_layout() {
+        // LibTorch's side is tests/libtorch.rs (a build with the `libtorch` feature)
+        assert!(!prefers_channels_last(&Device::flex()) && !prefers_channels_last(&Device::flex().autodiff()));
     }
 
     #[test]

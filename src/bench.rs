@@ -7,10 +7,10 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
-use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::batches::NHWC_AS_NCHW;
+use crate::batches::{NHWC_AS_NCHW, prefers_channels_last};
 use crate::device::ChosenDevice;
 use crate::nets::{VggConfig, VggError};
 
@@ -33,10 +33,19 @@ pub struct BenchRow {
     pub params: usize,
 }
 
+/// `[batch, 3, 32, 32]` N(0, 1) images, laid out as the loader lays out batches for `device`.
+fn random_batch(batch: usize, device: &Device) -> Tensor<4> {
+    if prefers_channels_last(device) {
+        Tensor::<4>::random([batch, 32, 32, 3], Distribution::Normal(0.0, 1.0), device).permute(NHWC_AS_NCHW)
+    } else {
+        Tensor::<4>::random([batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), device)
+    }
+}
+
 /// Measure training and inference throughput of VGG11 at `width` on `device`: `warmup` untimed
 /// steps, then `steps` timed ones (each ends with a read of the loss, so device work is included).
-/// The random inputs are laid out channels-last in memory, as every batch of
-/// [`crate::batches::Loader`] and of the trainer is.
+/// The random inputs are laid out in memory as [`crate::batches::Loader`]'s and the trainer's
+/// batches are on `device` ([`prefers_channels_last`]).
 pub fn bench_width(device: &ChosenDevice, width: f64, batch_norm: bool, batch: usize, warmup: usize, steps: usize) -> Result<BenchRow, VggError> {
     let ad = device.device.clone().autodiff();
     let mut model = VggConfig::vgg11(width).with_batch_norm(batch_norm).init(&ad, 0)?;
@@ -46,7 +55,7 @@ pub fn bench_width(device: &ChosenDevice, width: f64, batch_norm: bool, batch: u
         .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
         .init();
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
-    let x = Tensor::<4>::random([batch, 32, 32, 3], Distribution::Normal(0.0, 1.0), &ad).permute(NHWC_AS_NCHW);
+    let x = random_batch(batch, &ad);
     let y = Tensor::<1, Int>::from_data(TensorData::new((0..batch as i64).map(|i| i % 10).collect::<Vec<_>>(), [batch]), &ad);
     let mut timed = 0.0;
     for s in 0..warmup + steps {
@@ -61,7 +70,7 @@ pub fn bench_width(device: &ChosenDevice, width: f64, batch_norm: bool, batch: u
         }
     }
     let inference = model.valid();
-    let xi = Tensor::<4>::random([batch, 32, 32, 3], Distribution::Normal(0.0, 1.0), &device.device).permute(NHWC_AS_NCHW);
+    let xi = random_batch(batch, &device.device);
     let _ = inference.forward(xi.clone()).sum().into_scalar::<f32>();
     let reps = steps.max(1);
     let t = Instant::now();

@@ -11,6 +11,7 @@ mod common;
 use burn::module::Module;
 use burn::tensor::Device;
 use common::*;
+use relu_symmetries::batches::prefers_channels_last;
 use relu_symmetries::device::DeviceChoice;
 use relu_symmetries::experiments::merge::{MergeConfig, Method, Partner, merge_experiment};
 use relu_symmetries::merge::RepairMode;
@@ -27,6 +28,13 @@ fn libtorch_is_the_backend_it_claims_to_be() {
     let d = DeviceChoice::Libtorch.resolve();
     assert_eq!(d.backend, "libtorch");
     assert!(d.description.starts_with("libtorch (CPU"), "{}", d.description);
+}
+
+#[test]
+fn batches_are_channels_last_on_libtorch_only() {
+    let libtorch = DeviceChoice::Libtorch.resolve().device;
+    assert!(prefers_channels_last(&libtorch) && prefers_channels_last(&libtorch.clone().autodiff()));
+    assert!(!prefers_channels_last(&Device::flex()) && !prefers_channels_last(&Device::flex().autodiff()));
 }
 
 #[test]

@@ -480,8 +480,8 @@ pub struct PairedBench {
     /// relusym's `--device`: `cpu` (flex) or `libtorch` (files from before the option say nothing: cpu).
     #[serde(default = "cpu_device")]
     pub relusym_device: DeviceChoice,
-    /// Whether relusym's inputs were laid out channels-last in memory (every run since the
-    /// loader's batches are; files written before say nothing: they were not).
+    /// Whether relusym's inputs were laid out channels-last in memory (its batches are on
+    /// LibTorch since 2026-12-06; files written before say nothing: they were not).
     #[serde(default)]
     pub relusym_channels_last: bool,
     /// Rounds (each row has one value per side per round).
@@ -619,8 +619,13 @@ impl PairedBench {
             if rows.iter().any(|r| !r.pytorch_channels_last.is_empty()) {
                 let _ = writeln!(
                     t,
-                    "**VGG11 {task}, batch {}, against PyTorch with channels-last inputs** (the layout of relusym's batches; images/s, medians; ratio = relusym / PyTorch)\n",
-                    self.batch
+                    "**VGG11 {task}, batch {}, against PyTorch with channels-last inputs** ({}; images/s, medians; ratio = relusym / PyTorch)\n",
+                    self.batch,
+                    if self.relusym_channels_last {
+                        "the layout of relusym's batches on this device"
+                    } else {
+                        "relusym's batches keep the plain layout on this device"
+                    }
                 );
                 t.push_str("| setting | relusym | PyTorch channels-last | ratio | peak MiB PyTorch |\n|---|---|---|---|---|\n");
                 for r in rows {

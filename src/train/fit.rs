@@ -18,7 +18,7 @@ use super::eval::{EvalMetrics, evaluate};
 use super::net::TrainableNet;
 use super::schedule::lr_at;
 use super::{TrainConfig, TrainError};
-use crate::batches::{channels_last_tensor, to_channels_last};
+use crate::batches::{device_batch, host_layout};
 use crate::data::{Augment, BatchPlan, Splits, fill_batch};
 use crate::device::ChosenDevice;
 use crate::group::D4;
@@ -171,12 +171,12 @@ fn train_net<M: TrainableNet>(
         let (tx, rx) = sync_channel::<(Vec<f32>, Vec<i64>)>(2);
         let producer = {
             let ds = Arc::clone(&train_set);
-            let (norm, aug) = (norm.clone(), aug);
+            let (norm, aug, device) = (norm.clone(), aug, ad.clone());
             std::thread::spawn(move || {
                 for (idx, mut rng) in batches.into_iter().zip(rngs) {
                     let mut buf = Vec::with_capacity(idx.len() * ds.channels * ds.height * ds.width);
                     fill_batch(&ds, &idx, Some(&aug), &norm, &mut rng, &mut buf);
-                    let buf = to_channels_last(&buf, [idx.len(), ds.channels, ds.height, ds.width]);
+                    let buf = host_layout(buf, [idx.len(), ds.channels, ds.height, ds.width], &device);
                     let labels = idx.iter().map(|&i| ds.labels[i] as i64).collect();
                     if tx.send((buf, labels)).is_err() {
                         break;
@@ -190,7 +190,7 @@ fn train_net<M: TrainableNet>(
         let mut lr = 0.0;
         for (xs, ys) in rx {
             let n = ys.len();
-            let x = channels_last_tensor(xs, [n, c, h, w], &ad);
+            let x = device_batch(xs, [n, c, h, w], &ad);
             let y = Tensor::<1, Int>::from_data(TensorData::new(ys, [n]), &ad);
             let (logits, inv) = if cfg.invariance_loss > 0.0 {
                 let both = model.logits(Tensor::cat(vec![x.clone(), D4::HFLIP.apply(x)], 0));
