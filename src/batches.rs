@@ -4,7 +4,7 @@
 //! Every image batch is an `[N, C, H, W]` tensor. On LibTorch its memory is laid out
 //! channels-last (`[N, H, W, C]`, viewed through a permutation; [`image_batch`]): oneDNN's
 //! convolutions run VGG11 inference 1.2–1.9 times as fast on it and keep that layout through the
-//! network. flex's training at width 0.25 was 5–15 % slower with it, so flex and wgpu keep the
+//! network. flex's training at width 0.25 was 7–18 % slower with it, so flex and wgpu keep the
 //! plain layout (both measured in the book's Speed chapter). The values are the same either way.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
