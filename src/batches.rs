@@ -87,7 +87,7 @@ pub const NHWC_AS_NCHW: [usize; 4] = [0, 3, 1, 2];
 
 /// `x`, an `[N, C, H, W]` batch in that order on the host, rearranged to `[N, H, W, C]` order.
 /// Panics if `x.len() != n*c*h*w`.
-pub fn to_channels_last(x: &[f32], [n, c, h, w]: [usize; 4]) -> Vec<f32> {
+fn to_channels_last(x: &[f32], [n, c, h, w]: [usize; 4]) -> Vec<f32> {
     assert_eq!(x.len(), n * c * h * w, "to_channels_last: buffer is not {n}x{c}x{h}x{w}");
     let plane = h * w;
     let mut out = vec![0.0f32; x.len()];
@@ -103,7 +103,7 @@ pub fn to_channels_last(x: &[f32], [n, c, h, w]: [usize; 4]) -> Vec<f32> {
 
 /// The `[N, C, H, W]` tensor of a batch given on the host in `[N, H, W, C]` order
 /// ([`to_channels_last`]): its device memory stays channels-last, viewed through a permutation.
-pub fn channels_last_tensor(x_nhwc: Vec<f32>, [n, c, h, w]: [usize; 4], device: &Device) -> Tensor<4> {
+fn channels_last_tensor(x_nhwc: Vec<f32>, [n, c, h, w]: [usize; 4], device: &Device) -> Tensor<4> {
     Tensor::<4>::from_data(TensorData::new(x_nhwc, [n, h, w, c]), device).permute(NHWC_AS_NCHW)
 }
 

@@ -72,14 +72,10 @@ impl PairStats {
     pub fn update(&mut self, a: Tensor<4>, b: Tensor<4>) {
         let ca = a.dims()[1];
         let cb = b.dims()[1];
-        let fa = by_position(a);
-        let fb = by_position(b);
-        let [samples, positions, _] = fa.dims();
+        let (za, ma) = centred(a);
+        let (zb, mb) = centred(b);
+        let [samples, positions, _] = za.dims();
         let n = (samples * positions) as f64;
-        let ma = channel_sums(fa.clone()) / n as f32;
-        let mb = channel_sums(fb.clone()) / n as f32;
-        let za = fa - ma.clone();
-        let zb = fb - mb.clone();
         let cross_b = to_array2(rows(za.clone()).transpose().matmul(rows(zb.clone())), ca, cb);
         let m2a = row(channel_sums(za.powi_scalar(2)));
         let m2b = row(channel_sums(zb.powi_scalar(2)));
@@ -163,12 +159,27 @@ fn row(x: Tensor<3>) -> Array1<f64> {
     to_array1(x.flatten(0, 1))
 }
 
-fn batch_moments<const D: usize>(x: Tensor<D>) -> (f64, Array1<f64>, Array1<f64>) {
+/// A map `[N, C, ...]` as positions × channels `[N, P, C]` with its per-channel mean
+/// subtracted, and that mean `[1, 1, C]`.
+fn centred<const D: usize>(x: Tensor<D>) -> (Tensor<3>, Tensor<3>) {
     let f = by_position(x);
     let [n, p, _] = f.dims();
-    let m = channel_sums(f.clone()) / (n * p) as f32;
-    let m2 = channel_sums((f - m.clone()).powi_scalar(2));
-    ((n * p) as f64, row(m), row(m2))
+    let mean = channel_sums(f.clone()) / (n * p) as f32;
+    (f - mean.clone(), mean)
+}
+
+/// Per-channel mean and sum of squared deviations of a map `[N, C, ...]` over its N·P positions,
+/// on the device, each `[1, C]`, with N·P: one batch's moments, for [`ChannelStats`] and for
+/// BN reset's batch statistics.
+pub(crate) fn moments<const D: usize>(x: Tensor<D>) -> (usize, Tensor<2>, Tensor<2>) {
+    let (z, mean) = centred(x);
+    let [n, p, _] = z.dims();
+    (n * p, mean.flatten(0, 1), channel_sums(z.powi_scalar(2)).flatten(0, 1))
+}
+
+fn batch_moments<const D: usize>(x: Tensor<D>) -> (f64, Array1<f64>, Array1<f64>) {
+    let (n, mean, m2) = moments(x);
+    (n as f64, to_array1(mean), to_array1(m2))
 }
 
 fn merge_moments(count: &mut f64, mean: &mut Array1<f64>, m2: &mut Array1<f64>, n: f64, bmean: &Array1<f64>, bm2: &Array1<f64>) {

@@ -43,14 +43,12 @@ impl BatchMoments {
     }
 }
 
-/// Per-channel batch mean and population variance of `z`, each `[1, C, 1, 1]`. Taken over
-/// `z` viewed as one row per position (a view, not a copy, for channels-last maps).
+/// Per-channel batch mean and population variance of `z`, each `[1, C, 1, 1]`
+/// ([`crate::stats::moments`]).
 pub(super) fn batch_moments(z: &Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-    let [n, c, h, w] = z.dims();
-    let rows = z.clone().permute([0, 2, 3, 1]).reshape([n * h * w, c]);
-    let mean = rows.clone().mean_dim(0);
-    let var = (rows - mean.clone()).powi_scalar(2).mean_dim(0);
-    (mean.reshape([1, c, 1, 1]), var.reshape([1, c, 1, 1]))
+    let c = z.dims()[1];
+    let (count, mean, m2) = crate::stats::moments(z.clone());
+    (mean.reshape([1, c, 1, 1]), (m2 / count as f32).reshape([1, c, 1, 1]))
 }
 
 /// Streams `loader` through `net` (already in inference mode) with `hooks`; returns the number
