@@ -115,6 +115,17 @@ bench-paired-libtorch rounds="3":
         --checkpoint runs/study/flip-s0 --out results/cpu/bench-paired-libtorch.json
     {{relusym}} figures --runs runs/cpu --results results/cpu --out book/src/generated
 
+# The same on LibTorch with PyTorch given relusym's heap setting (glibc's MALLOC_MMAP_MAX_=0 and
+# MALLOC_TRIM_THRESHOLD_, src/allocator.rs): how much of each ratio is the allocator.
+# Writes results/cpu/bench-paired-libtorch-pytorch-heap.json.
+bench-paired-libtorch-pytorch-heap rounds="3":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    just libtorch
+    bench/.venv/bin/python bench/paired.py --relusym target/libtorch/relusym --device libtorch --rounds {{rounds}} --pytorch-heap keep-freed \
+        --checkpoint runs/study/flip-s0 --out results/cpu/bench-paired-libtorch-pytorch-heap.json
+    {{relusym}} figures --runs runs/cpu --results results/cpu --out book/src/generated
+
 # Keeps a copy of the flex build as target/flex/relusym, since `just libtorch` rebuilds
 # target/debug/relusym with the `libtorch` feature; bench/pipeline_steps.py alternates the sides.
 # The merge pipeline step by step, flex and LibTorch against the PyTorch port: results/cpu/pipeline-steps.txt

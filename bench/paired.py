@@ -23,6 +23,11 @@ resident memory (`ru_maxrss` of the finished child, from `os.wait4`) and the mac
 average before each process. The JSON it writes is read by `relusym` (`PairedBench` in
 `src/experiments/results.rs`), which renders the Speed chapter's table from it.
 
+relusym's binary keeps freed memory in its heap (glibc's `M_MMAP_MAX=0`, `src/allocator.rs`); its
+bench report says so and the JSON records it (`relusym_heap`). PyTorch runs with glibc's defaults,
+or with `--pytorch-heap keep-freed` with the same settings through glibc's environment variables
+(`pytorch_heap`), to show how much of a ratio is the allocator.
+
 relusym runs on `--device cpu` (burn's flex backend, the default build) or `--device libtorch`
 (burn's LibTorch backend: a build with the `libtorch` feature linked against this venv's PyTorch,
 `just bench-paired-libtorch`); the JSON names which.
@@ -44,6 +49,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WIDTHS = [0.25, 0.5, 1.0]
+GLIBC_TUNABLES = ["MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES"]
 
 
 def load1():
@@ -136,6 +142,8 @@ def main():
     ap.add_argument("--stats-images", type=int, default=5000)
     ap.add_argument("--skip-pipeline", action="store_true", help="throughput rows only")
     ap.add_argument("--device", default="cpu", choices=["cpu", "libtorch"], help="relusym's device: flex or burn's LibTorch backend")
+    ap.add_argument("--pytorch-heap", default="glibc-default", choices=["glibc-default", "keep-freed"],
+                    help="PyTorch's allocator: glibc's defaults, or relusym's setting through MALLOC_MMAP_MAX_ / MALLOC_TRIM_THRESHOLD_")
     ap.add_argument("--out", default="results/bench/paired.json")
     a = ap.parse_args()
 
@@ -143,6 +151,12 @@ def main():
 
     py = sys.executable
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), RAYON_NUM_THREADS=str(a.threads))
+    for v in GLIBC_TUNABLES + ["RELUSYM_MALLOC"]:
+        env.pop(v, None)  # each side's heap is this script's choice, not the caller's
+    torch_env = dict(env)
+    if a.pytorch_heap == "keep-freed":
+        torch_env.update(MALLOC_MMAP_MAX_="0", MALLOC_TRIM_THRESHOLD_=str(2**31 - 1))
+    relusym_heap = None
     rows = {}
 
     def row(task, setting, unit, higher):
@@ -176,8 +190,10 @@ def main():
                             cmd.append("--batch-norm")
                         if side == "pytorch_cl":
                             cmd.append("--channels-last")
-                    out, _, rss, load = run(cmd, env)
+                    out, _, rss, load = run(cmd, env if side == "relusym" else torch_env)
                     report = json_tail(out, side.replace("_cl", " (channels-last)"))
+                    if side == "relusym":
+                        relusym_heap = report.get("heap", "glibc-default")
                     if side == "relusym" and a.device == "libtorch" and not report["device"].startswith("libtorch"):
                         sys.exit(f"{a.relusym} was built without the libtorch feature (it ran on {report['device']})")
                     res = report["rows"][0]
@@ -194,7 +210,7 @@ def main():
             else:
                 cmd = [py, os.path.join(HERE, "repair_reference.py"), "--weights", weights, "--data", a.data, "--width", str(width),
                        "--stats-images", str(a.stats_images), "--threads", str(a.threads)]
-            out, wall, rss, load = run(cmd, env)
+            out, wall, rss, load = run(cmd, env if side == "relusym" else torch_env)
             # Both report their own seconds per step; `total` leaves out start-up and loading the
             # data (relusym reads its decoded cache, the port decodes the JPEGs with PIL each run).
             total = json_tail(out, side)["seconds"]["total"]
@@ -211,6 +227,8 @@ def main():
         "relusym": a.relusym,
         "relusym_device": a.device,
         "relusym_channels_last": a.device == "libtorch",  # src/batches.rs: prefers_channels_last
+        "relusym_heap": relusym_heap or "glibc-default",
+        "pytorch_heap": a.pytorch_heap,
         "rounds": a.rounds,
         "batch": a.batch,
         "steps": a.steps,

@@ -6,6 +6,7 @@
 //!
 //! * [`theory`]: the paper's mathematics as executable f64 linear algebra (the lemma on
 //!   ReLU-commuting matrices, layerwise equivariance, counterexamples, symmetrisation).
+//! * [`allocator`]: keeping freed tensor memory in the process (glibc's malloc options).
 //! * [`provenance`]: atomic file writes and the git revision of the code that ran.
 //! * [`group`]: finite groups acting on images and kernels (horizontal flip first), and
 //!   permutations of channels as data ([`group::Perm`]).
@@ -36,6 +37,7 @@ pub use ndarray;
 
 pub mod activations;
 pub mod align;
+pub mod allocator;
 pub mod batches;
 pub mod bench;
 pub mod data;

@@ -489,6 +489,7 @@ struct BenchArgs {
 }
 
 fn main() -> Result<()> {
+    relu_symmetries::allocator::keep_freed_memory();
     let cli = Cli::parse();
     match cli.command {
         Command::Train(a) => cmd_train(a),
@@ -640,7 +641,7 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
         }
         rows.push(relu_symmetries::bench::bench_width(&device, w, a.batch_norm, a.batch, a.warmup, a.steps)?);
     }
-    emit(&BenchReport { device: device.description.clone(), rows }, a.json)
+    emit(&BenchReport { device: device.description.clone(), heap: relu_symmetries::allocator::policy(), rows }, a.json)
 }
 
 /// The two networks of an align/merge command, the data, and the device.

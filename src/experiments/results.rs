@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::allocator::HeapPolicy;
 use crate::bench::BenchRow;
 use crate::device::DeviceChoice;
 use crate::experiments::merge::{Alignment, MergeOutcome, MergePoint, Method, Timings};
@@ -97,6 +98,10 @@ impl fmt::Display for EvalReport {
 pub struct BenchReport {
     /// Device description.
     pub device: String,
+    /// How the process's allocator treated freed memory (files written before the setting
+    /// existed read as glibc's defaults).
+    #[serde(default)]
+    pub heap: HeapPolicy,
     /// One row per width.
     pub rows: Vec<BenchRow>,
 }
@@ -104,6 +109,7 @@ pub struct BenchReport {
 impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "device {}", self.device)?;
+        writeln!(f, "heap   {}", self.heap.describe())?;
         for r in &self.rows {
             writeln!(
                 f,
@@ -484,6 +490,14 @@ pub struct PairedBench {
     /// LibTorch since 2026-12-06; files written before say nothing: they were not).
     #[serde(default)]
     pub relusym_channels_last: bool,
+    /// How relusym's process treated freed memory ([`crate::allocator`]; files written before
+    /// the setting existed: glibc's defaults).
+    #[serde(default)]
+    pub relusym_heap: HeapPolicy,
+    /// How PyTorch's processes did: glibc's defaults, or the same settings as relusym's through
+    /// glibc's environment variables (`bench/paired.py --pytorch-heap keep-freed`).
+    #[serde(default)]
+    pub pytorch_heap: HeapPolicy,
     /// Rounds (each row has one value per side per round).
     pub rounds: usize,
     /// Batch size of the throughput rows.
@@ -559,6 +573,15 @@ fn range(v: &[f64]) -> Option<(f64, f64)> {
     Some((lo, hi))
 }
 
+/// A heap policy in the Speed chapter's words.
+fn heap_words(h: HeapPolicy) -> &'static str {
+    match h {
+        HeapPolicy::KeepFreed => "freed memory kept, `M_MMAP_MAX=0`",
+        HeapPolicy::GlibcDefault => "glibc's defaults",
+        HeapPolicy::Untouched => "the platform's allocator",
+    }
+}
+
 fn cpu_device() -> DeviceChoice {
     DeviceChoice::Cpu
 }
@@ -578,7 +601,7 @@ impl PairedBench {
         let load_max = loads.iter().copied().reduce(f64::max);
         let mut t = format!(
             "Paired run of {} on {} ({} cores; each side {} threads), {} rounds in alternating order, {:.0} minutes in all; \
-             relusym on its `{}` device ({}{}); PyTorch {}; machine load (1-minute average) before each process: median {}, at most {}.\n\n",
+             relusym on its `{}` device ({}{}; heap: {}); PyTorch {} (heap: {}); machine load (1-minute average) before each process: median {}, at most {}.\n\n",
             self.date.get(..10).unwrap_or(&self.date),
             self.cpu,
             self.cores,
@@ -592,7 +615,9 @@ impl PairedBench {
                 DeviceChoice::Cpu | DeviceChoice::Auto => "burn's flex backend",
             },
             if self.relusym_channels_last { ", inputs laid out channels-last" } else { "" },
+            heap_words(self.relusym_heap),
             self.pytorch,
+            heap_words(self.pytorch_heap),
             f1(median(&loads)),
             f1(load_max),
         );
@@ -713,6 +738,8 @@ mod tests {
             relusym: "relusym".into(),
             relusym_device: DeviceChoice::Libtorch,
             relusym_channels_last: true,
+            relusym_heap: HeapPolicy::KeepFreed,
+            pytorch_heap: HeapPolicy::GlibcDefault,
             rounds: 3,
             batch: 500,
             seconds: 600.0,
@@ -724,9 +751,10 @@ mod tests {
         assert!(!md.contains("VGG11 inference"), "no inference rows, no inference table: {md}");
         assert!(md.contains("relusym on its `libtorch` device (burn's LibTorch backend"), "the backend is named: {md}");
         assert!(md.contains("| width 0.25, BN | 200 | 400 | **0.50** (0.25–0.75) | 300 |"), "the channels-last comparison: {md}");
-        // files written before `relusym_device`, the layout and the channels-last side existed
+        assert!(md.contains("heap: freed memory kept, `M_MMAP_MAX=0`); PyTorch 2.0 (heap: glibc's defaults)"), "each side's heap is named: {md}");
+        // files written before `relusym_device`, the layout, the heap settings and the channels-last side existed
         let mut old = serde_json::to_value(&PairedBench { rows: vec![plain], ..bench.clone() }).unwrap();
-        for field in ["relusym_device", "relusym_channels_last"] {
+        for field in ["relusym_device", "relusym_channels_last", "relusym_heap", "pytorch_heap"] {
             old.as_object_mut().unwrap().remove(field);
         }
         for field in ["pytorch_channels_last", "ratios_channels_last", "pytorch_channels_last_max_rss_mib"] {
@@ -734,6 +762,7 @@ mod tests {
         }
         let old: PairedBench = serde_json::from_value(old).unwrap();
         assert_eq!((old.relusym_device, old.relusym_channels_last), (DeviceChoice::Cpu, false));
+        assert_eq!((old.relusym_heap, old.pytorch_heap), (HeapPolicy::GlibcDefault, HeapPolicy::GlibcDefault));
         let md = old.markdown();
         assert!(!md.contains("channels-last"), "no channels-last side, no second table: {md}");
         assert_eq!(median(&[]), None);
