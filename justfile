@@ -140,6 +140,20 @@ bench-pipeline-steps rounds="2":
     bench/.venv/bin/python bench/pipeline_steps.py --relusym target/libtorch/relusym:libtorch --relusym target/flex/relusym:cpu \
         --rounds {{rounds}} --checkpoint runs/study/flip-s0 --out results/cpu/pipeline-steps.txt
 
+# Two alternating rounds under perf, with glibc's malloc defaults and with relusym's heap setting
+# (src/allocator.rs); writes results/cpu/merge-profile.txt.
+# Where the CPU time of the LibTorch merge goes, by kind of work
+profile-merge:
+    just libtorch
+    bench/.venv/bin/python bench/profile_merge.py --relusym target/libtorch/relusym --device libtorch \
+        --checkpoint runs/study/flip-s0 --out results/cpu/merge-profile.txt
+
+# On VGG11's convolutions; writes results/cpu/conv-backward.txt.
+# A convolution's backward in PyTorch: its own kernel against burn's generic formulas
+bench-conv-backward:
+    just bench-venv
+    bench/.venv/bin/python bench/conv_backward.py --widths 0.25,1 --threads 2 --out results/cpu/conv-backward.txt
+
 # PyTorch for the benchmarks in bench/.venv: CPU threads only, version 2.9.0 because burn 0.22's
 # LibTorch backend (tch 0.22) links against exactly that version.
 bench-venv:

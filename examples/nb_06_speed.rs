@@ -7,7 +7,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     use relu_symmetries::notebook::repo;
     let flex = std::fs::read_to_string(repo().join("book/src/generated/bench-paired.md"))?;
     let libtorch = std::fs::read_to_string(repo().join("book/src/generated/bench-paired-libtorch.md"))?;
-    Markdown(format!("### relusym on flex\n\n{flex}\n### relusym on LibTorch\n\n{libtorch}"));
+    let heap = std::fs::read_to_string(repo().join("book/src/generated/bench-paired-libtorch-pytorch-heap.md"))?;
+    Markdown(format!(
+        "### relusym on flex\n\n{flex}\n### relusym on LibTorch\n\n{libtorch}\n### relusym on LibTorch, PyTorch with the same heap setting\n\n{heap}"
+    ));
 
     use relu_symmetries::{bench, device::DeviceChoice};
     use relu_symmetries::tables::{Table, Values};

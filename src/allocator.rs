@@ -4,8 +4,8 @@
 //! width-1 VGG11's first feature map at batch 500 is 500 × 64 × 32 × 32 × 4 B = 131 MiB). glibc
 //! serves any block above its mmap threshold (at most 32 MiB) with a fresh `mmap` and returns it
 //! with `munmap` on free, so the next pass pays a page fault and the zeroing of every 4 KiB page
-//! again. Profiling the flip-self merge on LibTorch found 14 % of its CPU time in the kernel's
-//! page-fault and page-clearing code.
+//! again. Profiling the flip-self merge on LibTorch found about 11 % of its samples in the
+//! kernel, most of them page faults and page zeroing (`results/cpu/merge-profile.txt`).
 //!
 //! [`keep_freed_memory`] turns that off for the whole process (burn's flex tensors, which live
 //! in Rust's global allocator, and LibTorch's, which use `posix_memalign`, both end in glibc):

@@ -1,5 +1,6 @@
-//! burn's LibTorch backend (`--device libtorch`) computes what flex computes: the same training
-//! and the same merge, up to floating-point summation order.
+//! burn's LibTorch backend (`--device libtorch`) computes what flex computes: the same training,
+//! the same merge and (through the patched burn-tch of vendor/burn-tch) the same convolution
+//! gradients, up to floating-point summation order.
 //!
 //! Built only with the `libtorch` feature (linked against a local PyTorch 2.9.0; `just libtorch`
 //! builds the binary, `just test-libtorch` these tests), so CI, which builds the default features,
@@ -9,7 +10,9 @@
 mod common;
 
 use burn::module::Module;
-use burn::tensor::Device;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor, TensorData};
 use common::*;
 use relu_symmetries::batches::prefers_channels_last;
 use relu_symmetries::device::DeviceChoice;
@@ -35,6 +38,45 @@ fn batches_are_channels_last_on_libtorch_only() {
     let libtorch = DeviceChoice::Libtorch.resolve().device;
     assert!(prefers_channels_last(&libtorch) && prefers_channels_last(&libtorch.clone().autodiff()));
     assert!(!prefers_channels_last(&Device::flex()) && !prefers_channels_last(&Device::flex().autodiff()));
+}
+
+/// `n` values spread over [-1, 1], different for each `seed`.
+fn values(n: usize, seed: usize) -> Vec<f32> {
+    (0..n).map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0 - 1.0).collect()
+}
+
+/// The convolution's gradients on LibTorch (PyTorch's own backward kernels, vendor/burn-tch) equal
+/// flex's (burn's generic formulas) for strides, dilations, groups and asymmetric padding.
+#[test]
+fn convolution_gradients_on_libtorch_equal_flexs_for_every_stride_padding_dilation_and_grouping() {
+    let cases = [
+        ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+        ConvOptions::new([2, 2], [1, 1], [1, 1], 1),
+        ConvOptions::new([1, 2], [0, 2], [2, 1], 1),
+        ConvOptions::new([1, 1], [1, 1], [1, 1], 2),
+        ConvOptions::new_with_padding([1, 2], [(0, 1), (2, 1)], [1, 1], 1),
+    ];
+    for options in cases {
+        let gradients = |device: Device| {
+            let dev = device.autodiff();
+            let groups = options.groups;
+            let x = Tensor::<4>::from_data(TensorData::new(values(3 * 4 * 9 * 8, 1), [3, 4, 9, 8]), &dev).require_grad();
+            let w = Tensor::<4>::from_data(TensorData::new(values(6 * (4 / groups) * 9, 2), [6, 4 / groups, 3, 3]), &dev).require_grad();
+            let y = conv2d(x.clone(), w.clone(), None, options.clone());
+            let g = Tensor::<4>::from_data(TensorData::new(values(y.shape().num_elements(), 3), y.dims()), &dev);
+            let grads = (y * g).sum().backward();
+            let host = |t: Tensor<4>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+            (host(x.grad(&grads).unwrap()), host(w.grad(&grads).unwrap()))
+        };
+        let (x_flex, w_flex) = gradients(Device::flex());
+        let (x_tch, w_tch) = gradients(DeviceChoice::Libtorch.resolve().device);
+        for (what, a, b) in [("x", &x_flex, &x_tch), ("weight", &w_flex, &w_tch)] {
+            assert_eq!(a.len(), b.len(), "{what}: shapes differ for {options:?}");
+            let scale = a.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            let diff = a.iter().zip(b).fold(0.0f32, |m, (p, q)| m.max((p - q).abs()));
+            assert!(diff <= 1e-5 * scale, "{what} gradients differ by {diff} (scale {scale}) for {options:?}");
+        }
+    }
 }
 
 #[test]
