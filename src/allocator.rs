@@ -52,6 +52,15 @@ impl HeapPolicy {
             HeapPolicy::Untouched => "the platform's allocator, untouched",
         }
     }
+
+    /// A few words for tables, e.g. the Speed chapter's paired-run headers.
+    pub fn short(self) -> &'static str {
+        match self {
+            HeapPolicy::KeepFreed => "freed memory kept, `M_MMAP_MAX=0`",
+            HeapPolicy::GlibcDefault => "glibc's defaults",
+            HeapPolicy::Untouched => "the platform's allocator",
+        }
+    }
 }
 
 /// The environment variables that leave glibc's behaviour to the user.

@@ -573,15 +573,6 @@ fn range(v: &[f64]) -> Option<(f64, f64)> {
     Some((lo, hi))
 }
 
-/// A heap policy in the Speed chapter's words.
-fn heap_words(h: HeapPolicy) -> &'static str {
-    match h {
-        HeapPolicy::KeepFreed => "freed memory kept, `M_MMAP_MAX=0`",
-        HeapPolicy::GlibcDefault => "glibc's defaults",
-        HeapPolicy::Untouched => "the platform's allocator",
-    }
-}
-
 fn cpu_device() -> DeviceChoice {
     DeviceChoice::Cpu
 }
@@ -615,9 +606,9 @@ impl PairedBench {
                 DeviceChoice::Cpu | DeviceChoice::Auto => "burn's flex backend",
             },
             if self.relusym_channels_last { ", inputs laid out channels-last" } else { "" },
-            heap_words(self.relusym_heap),
+            self.relusym_heap.short(),
             self.pytorch,
-            heap_words(self.pytorch_heap),
+            self.pytorch_heap.short(),
             f1(median(&loads)),
             f1(load_max),
         );
