@@ -140,6 +140,18 @@ bench-pipeline-steps rounds="2":
     bench/.venv/bin/python bench/pipeline_steps.py --relusym target/libtorch/relusym:libtorch --relusym target/flex/relusym:cpu \
         --rounds {{rounds}} --checkpoint runs/study/flip-s0 --out results/cpu/pipeline-steps.txt
 
+# The same flip-self merge on flex and on LibTorch: same permutations, accuracies and losses?
+# Writes results/cpu/same-merge.txt (needs the CIFAR-10 archive, like the paired runs).
+same-merge:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --quiet --bin relusym
+    mkdir -p target/flex
+    cp target/debug/relusym target/flex/relusym.tmp && mv target/flex/relusym.tmp target/flex/relusym
+    just libtorch
+    python3 bench/same_merge.py --relusym target/flex/relusym:cpu --relusym target/libtorch/relusym:libtorch \
+        --checkpoint runs/study/flip-s0 --out results/cpu/same-merge.txt
+
 # Two alternating rounds under perf, with glibc's malloc defaults and with relusym's heap setting
 # (src/allocator.rs); writes results/cpu/merge-profile.txt.
 # Where the CPU time of the LibTorch merge goes, by kind of work

@@ -21,10 +21,14 @@ milliseconds per call (best of `--repeats`, the two ways alternating).
 import argparse
 import datetime
 import os
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from paired import write_atomic  # noqa: E402
 
 # VGG11's convolutions: (input channels, output channels, map side) at width 1.
 VGG11 = [(3, 64, 32), (64, 128, 16), (128, 256, 8), (256, 256, 8), (256, 512, 4), (512, 512, 4), (512, 512, 2), (512, 512, 2)]
@@ -111,10 +115,7 @@ def main():
         lines.append(line)
         print(line, flush=True)
     if a.out:
-        tmp = a.out + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        os.replace(tmp, a.out)
+        write_atomic(a.out, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

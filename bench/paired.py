@@ -68,6 +68,17 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+def write_atomic(path, text):
+    """Write `text` to `path` whole or not at all: a temporary file beside it, fsynced, renamed."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 def run(cmd, env=None):
     """Run `cmd` to completion; return (stdout, wall seconds, peak RSS in MiB, load before)."""
     before = load1()
@@ -235,13 +246,7 @@ def main():
         "seconds": time.time() - started,
         "rows": [r.to_json() for r in rows.values()],
     }
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    tmp = a.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, a.out)
+    write_atomic(a.out, json.dumps(result, indent=1))
     for rw in result["rows"]:
         med = statistics.median(rw["ratios"]) if rw["ratios"] else float("nan")
         cl = rw.get("ratios_channels_last")

@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from paired import HERE, cpu_model, json_tail, run  # noqa: E402
+from paired import HERE, cpu_model, json_tail, run, write_atomic  # noqa: E402
 
 
 def main():
@@ -79,13 +79,7 @@ def main():
         "# relusym: stats = the endpoint statistics' own pass (none for a VGG: read off the alignment's pass); merge_repair = BN reset (5,000 passes)",
         "# + variance ratios before/after (10,000); evaluate = 40,000 passes. Port: merge_repair = BN reset (5,000), evaluate = 80,000, align = layer by layer.",
     ]
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    tmp = a.out + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("\n".join(head + lines) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, a.out)
+    write_atomic(a.out, "\n".join(head + lines) + "\n")
     print(f"wrote {a.out}")
 
 

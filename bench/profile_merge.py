@@ -23,6 +23,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from paired import write_atomic  # noqa: E402
+
 PAGE_FAULT = re.compile(r"clear_page|page_fault|do_anonymous_page|handle_mm_fault|__handle_mm_fault|folio|lru|memcg|"
                         r"alloc_pages|get_page_from_freelist|rmqueue|unmap|zap_|free_pages|free_unref|release_pages|"
                         r"mas_|vma|mmap|munmap|do_user_addr_fault|charge|pte|tlb")
@@ -103,10 +106,7 @@ def main():
     cells = ["  ".join(f"{run[1]:11.1f}s" for run in runs[n]) for n in sides]
     lines.append(f"{'merge total':<{width}}  " + "  ".join(cells))
     text = "\n".join(lines) + "\n"
-    tmp = a.out + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, a.out)
+    write_atomic(a.out, text)
     print(text, end="")
 
 

@@ -210,22 +210,11 @@ fn a_torchvision_layout_safetensors_file_loads_to_the_same_logits_and_bad_files_
     assert!(matches!(e, WeightsError::Read { .. }) && e.to_string().contains("garbage.pth"), "{e}");
 }
 
-/// CRC-32 (IEEE), as zip stores it.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
-
 /// Write `entries` as PyTorch writes a state dict with `torch.save` (the zip format): a stored
 /// zip holding `archive/data.pkl` (a protocol-2 pickle of an `OrderedDict` of tensors rebuilt by
 /// `torch._utils._rebuild_tensor_v2` from persistent storage ids), `archive/data/<key>` (each
 /// storage's raw little-endian bytes), `archive/byteorder` and `archive/version`.
+#[cfg(feature = "pytorch")]
 fn write_pth(path: &Path, entries: &[Entry]) {
     let mut pkl: Vec<u8> = vec![0x80, 2];
     let global = |p: &mut Vec<u8>, module: &str, name: &str| p.extend(format!("c{module}\n{name}\n").as_bytes());
@@ -268,7 +257,7 @@ fn write_pth(path: &Path, entries: &[Entry]) {
     let u16le = |v: &mut Vec<u8>, x: usize| v.extend((x as u16).to_le_bytes());
     let u32le = |v: &mut Vec<u8>, x: usize| v.extend((x as u32).to_le_bytes());
     for (name, data) in &files {
-        let (offset, crc) = (zip.len(), crc32(data) as usize);
+        let (offset, crc) = (zip.len(), crc32fast::hash(data) as usize);
         u32le(&mut zip, 0x0403_4b50);
         for x in [20, 0, 0, 0, 0x21] {
             u16le(&mut zip, x);

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::tensor::Device;
 use relu_symmetries::data::{DatasetInfo, DatasetKind, Splits, SyntheticSpec};
@@ -20,12 +20,42 @@ pub fn info(splits: &Splits) -> DatasetInfo {
     DatasetInfo::describe(DatasetKind::Synthetic, None, splits)
 }
 
-/// A fresh temporary directory, unique per test.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("relusym-it-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A test's temporary directory (`relusym-it-<tag>-…` under the system's temporary folder),
+/// removed when dropped. A failing test keeps it and prints its path, to be looked at.
+pub struct TestDir(Option<tempfile::TempDir>);
+
+impl std::ops::Deref for TestDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.as_ref().expect("a live test directory").path()
+    }
+}
+
+impl AsRef<Path> for TestDir {
+    fn as_ref(&self) -> &Path {
+        self
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TestDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.as_os_str()
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(dir) = self.0.take()
+        {
+            eprintln!("test directory kept: {}", dir.keep().display());
+        }
+    }
+}
+
+/// A fresh temporary directory, unique per test and process.
+pub fn temp_dir(tag: &str) -> TestDir {
+    TestDir(Some(tempfile::Builder::new().prefix(&format!("relusym-it-{tag}-")).tempdir().expect("a temporary directory")))
 }
 
 /// A quick training configuration on the synthetic task.
@@ -35,8 +65,13 @@ pub fn quick_config(model: ModelKind, epochs: usize, seed: u64) -> TrainConfig {
 
 /// Train on `splits` into `dir` on the CPU.
 pub fn quick_train(cfg: &TrainConfig, splits: &Splits, dir: &Path, resume: bool) -> TrainSummary {
+    quick_train_on(DeviceChoice::Cpu, cfg, splits, dir, resume)
+}
+
+/// Train on `splits` into `dir` on the device `choice` names.
+pub fn quick_train_on(choice: DeviceChoice, cfg: &TrainConfig, splits: &Splits, dir: &Path, resume: bool) -> TrainSummary {
     let opts = TrainOptions { out: dir.to_path_buf(), resume, progress: false, log_epochs: false, stop_after: None, keep_epochs: Vec::new() };
-    train(cfg, splits, info(splits), &DeviceChoice::Cpu.resolve(), &opts).expect("training runs")
+    train(cfg, splits, info(splits), &choice.resolve(), &opts).expect("training runs")
 }
 
 /// A net trained for a few epochs on the synthetic task.

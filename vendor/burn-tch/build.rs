@@ -145,9 +145,9 @@ impl SystemInfo {
             "src/cuda_hack/fake_cuda_dependency.cpp"
         };
         println!("cargo:rerun-if-changed={cuda_dependency}");
-        // relu-symmetries' patch (PATCHED.md): the convolution's gradients through
-        // aten::convolution_backward, compiled against the headers of the libtorch it links.
-        println!("cargo:rerun-if-changed={CONV_BACKWARD}");
+        // relu-symmetries' patch (PATCHED.md): the shim calling PyTorch's convolution and
+        // batch-norm backward kernels, compiled against the headers of the libtorch it links.
+        println!("cargo:rerun-if-changed={ATEN_SHIM}");
 
         match self.os {
             Os::Linux | Os::Macos => {
@@ -159,9 +159,9 @@ impl SystemInfo {
                     .flag(format!("-Wl,-rpath={}", self.libtorch_lib_dir.display()))
                     .flag("-std=c++17")
                     .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", self.cxx11_abi))
-                    .files(&[cuda_dependency, CONV_BACKWARD])
+                    .files(&[cuda_dependency, ATEN_SHIM])
                     .compile("burn-tch");
-                println!("cargo:rustc-cfg=conv_backward_kernel");
+                println!("cargo:rustc-cfg=aten_shim");
             }
             Os::Windows => {
                 cc::Build::new()
@@ -211,11 +211,12 @@ fn check_out_dir() -> Option<PathBuf> {
     libtorch_dir.exists().then_some(libtorch_dir)
 }
 
-/// relu-symmetries' patch: the shim calling aten::convolution_backward.
-const CONV_BACKWARD: &str = "src/conv_backward.cpp";
+/// relu-symmetries' patch: the shim calling aten::convolution_backward and
+/// aten::native_batch_norm_backward.
+const ATEN_SHIM: &str = "src/aten_shim.cpp";
 
 fn main() {
-    println!("cargo::rustc-check-cfg=cfg(conv_backward_kernel)");
+    println!("cargo::rustc-check-cfg=cfg(aten_shim)");
     let system_info = SystemInfo::new();
     let out_dir = env_var_rerun("OUT_DIR").expect("Failed to get out dir");
 

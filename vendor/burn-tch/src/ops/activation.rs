@@ -6,6 +6,13 @@ impl ActivationOps<Self> for LibTorch {
         tensor.unary_ops(|mut tensor| tensor.relu_(), |tensor| tensor.relu())
     }
 
+    // relu-symmetries' patch (PATCHED.md): the gradient in one pass through PyTorch's
+    // aten::threshold_backward (zero where the output is not positive), where burn-backend's
+    // default builds a comparison mask and then fills with it.
+    fn relu_backward(output: TchTensor, grad: TchTensor) -> TchTensor {
+        TchTensor::new(output.tensor.threshold_backward(&grad.tensor, 0.0))
+    }
+
     fn gelu(tensor: TchTensor) -> TchTensor {
         tensor.unary_ops(
             |mut tensor| tensor.gelu_("none"),

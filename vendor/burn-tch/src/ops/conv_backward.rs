@@ -3,7 +3,7 @@
 //! `aten::convolution_backward` (oneDNN's backward kernels on the CPU), where upstream burn-tch
 //! leaves them to burn-backend's generic formulas (a transposed convolution for the input, a
 //! convolution over swapped batch and channel axes for the weight, whose "kernel" is then the
-//! whole feature map). tch 0.22 does not wrap `convolution_backward`, so `src/conv_backward.cpp`
+//! whole feature map). tch 0.22 does not wrap `convolution_backward`, so `src/aten_shim.cpp`
 //! does, compiled by `build.rs` against the headers of the libtorch this crate links.
 
 use crate::{LibTorch, TchTensor};

@@ -1,7 +1,9 @@
 mod activation;
 mod base;
 mod bool_tensor;
-#[cfg(conv_backward_kernel)]
+#[cfg(aten_shim)]
+mod batch_norm;
+#[cfg(aten_shim)]
 mod conv_backward;
 mod int_tensor;
 mod module;

@@ -101,8 +101,43 @@ impl ModuleOps<Self> for LibTorch {
         TchTensor::new(tensor)
     }
 
+    // relu-symmetries' patch (PATCHED.md): PyTorch's own batch-norm kernels.
+    #[cfg(aten_shim)]
+    fn batch_norm(
+        x: TchTensor,
+        gamma: TchTensor,
+        beta: TchTensor,
+        mean: TchTensor,
+        variance: TchTensor,
+        epsilon: f64,
+    ) -> TchTensor {
+        super::batch_norm::batch_norm(x, gamma, beta, mean, variance, epsilon)
+    }
+
+    #[cfg(aten_shim)]
+    fn batch_norm_train(
+        x: TchTensor,
+        gamma: TchTensor,
+        beta: TchTensor,
+        epsilon: f64,
+    ) -> burn_backend::ops::BatchNormTrain<Self> {
+        super::batch_norm::batch_norm_train(x, gamma, beta, epsilon)
+    }
+
+    #[cfg(aten_shim)]
+    fn batch_norm_train_backward(
+        x: TchTensor,
+        gamma: TchTensor,
+        mean: TchTensor,
+        variance: TchTensor,
+        epsilon: f64,
+        output_grad: TchTensor,
+    ) -> burn_backend::ops::BatchNormTrainBackward<Self> {
+        super::batch_norm::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad)
+    }
+
     // relu-symmetries' patch (PATCHED.md): PyTorch's own backward kernels.
-    #[cfg(conv_backward_kernel)]
+    #[cfg(aten_shim)]
     fn conv2d_x_backward(
         x: TchTensor,
         weight: TchTensor,
@@ -118,7 +153,7 @@ impl ModuleOps<Self> for LibTorch {
         )
     }
 
-    #[cfg(conv_backward_kernel)]
+    #[cfg(aten_shim)]
     fn conv2d_weight_backward(
         x: TchTensor,
         weight: TchTensor,
