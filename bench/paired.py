@@ -104,6 +104,23 @@ def json_tail(text, what):
     return json.loads(text[start:])
 
 
+def add_merge_args(ap):
+    """The options every merge benchmark shares: the net to merge with its flipped self, and the data."""
+    ap.add_argument("--checkpoint", default="runs/study/flip-s0", help="the net of the merge pipeline")
+    ap.add_argument("--data", default=os.environ.get("CIFAR10_ARCHIVE", "data/cifar10"), help="CIFAR-10 (archive or folder)")
+
+
+def relusym_sides(specs):
+    """`--relusym BIN:DEVICE` values as (binary, device) pairs."""
+    sides = []
+    for spec in specs:
+        binary, sep, device = spec.rpartition(":")
+        if not sep or not binary or not device:
+            sys.exit(f"--relusym {spec}: expected BIN:DEVICE, e.g. target/libtorch/relusym:libtorch")
+        sides.append((binary, device))
+    return sides
+
+
 class Row:
     def __init__(self, task, setting, unit, higher_is_better):
         self.task, self.setting, self.unit, self.higher = task, setting, unit, higher_is_better
@@ -144,8 +161,7 @@ class Row:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--relusym", default="target/debug/relusym", help="the relusym binary")
-    ap.add_argument("--checkpoint", default="runs/study/flip-s0", help="the net of the merge pipeline")
-    ap.add_argument("--data", default=os.environ.get("CIFAR10_ARCHIVE", "data/cifar10"), help="CIFAR-10 (archive or folder)")
+    add_merge_args(ap)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=3, help="timed training steps (and inference passes) per width")
     ap.add_argument("--batch", type=int, default=500)

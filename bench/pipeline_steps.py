@@ -23,14 +23,13 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from paired import HERE, cpu_model, json_tail, run, write_atomic  # noqa: E402
+from paired import HERE, add_merge_args, cpu_model, json_tail, relusym_sides, run, write_atomic  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--relusym", action="append", required=True, help="BIN:DEVICE, e.g. target/libtorch/relusym:libtorch (repeatable)")
-    ap.add_argument("--checkpoint", default="runs/study/flip-s0")
-    ap.add_argument("--data", default=os.environ.get("CIFAR10_ARCHIVE", "data/cifar10"))
+    add_merge_args(ap)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--stats-images", type=int, default=5000)
@@ -40,7 +39,7 @@ def main():
     import torch
 
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), RAYON_NUM_THREADS=str(a.threads))
-    sides = [tuple(s.rsplit(":", 1)) for s in a.relusym]
+    sides = relusym_sides(a.relusym)
     first_bin = sides[0][0]
     weights = os.path.join(tempfile.mkdtemp(prefix="relusym-steps-"), "weights.safetensors")
     run([first_bin, "export", "--checkpoint", a.checkpoint, "--out", weights], env)

@@ -24,7 +24,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from paired import write_atomic  # noqa: E402
+from paired import add_merge_args, write_atomic  # noqa: E402
 
 PAGE_FAULT = re.compile(r"clear_page|page_fault|do_anonymous_page|handle_mm_fault|__handle_mm_fault|folio|lru|memcg|"
                         r"alloc_pages|get_page_from_freelist|rmqueue|unmap|zap_|free_pages|free_unref|release_pages|"
@@ -74,8 +74,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--relusym", default="target/libtorch/relusym")
     ap.add_argument("--device", default="libtorch")
-    ap.add_argument("--checkpoint", default="runs/study/flip-s0")
-    ap.add_argument("--data", default=os.environ.get("CIFAR10_ARCHIVE", "data/cifar10"))
+    add_merge_args(ap)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", default="results/cpu/merge-profile.txt")

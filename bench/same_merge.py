@@ -16,22 +16,20 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from paired import json_tail, run, write_atomic  # noqa: E402
+from paired import add_merge_args, json_tail, relusym_sides, run, write_atomic  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--relusym", action="append", required=True, help="BIN:DEVICE (exactly two)")
-    ap.add_argument("--checkpoint", default="runs/study/flip-s0")
-    ap.add_argument("--data", default=os.environ.get("CIFAR10_ARCHIVE", "data/cifar10"))
+    add_merge_args(ap)
     ap.add_argument("--repair", default="bn-reset")
     ap.add_argument("--out", default="results/cpu/same-merge.txt")
     a = ap.parse_args()
     if len(a.relusym) != 2:
         sys.exit("give exactly two --relusym BIN:DEVICE")
     sides = []
-    for spec in a.relusym:
-        binary, device = spec.rsplit(":", 1)
+    for binary, device in relusym_sides(a.relusym):
         common = ["--device", device, "--json", "--a", a.checkpoint, "--flip", "--method", "activation",
                   "--stats-images", "5000", "--data", a.data]
         aligned = json_tail(run([binary, "align", *common])[0], f"{binary} align")
