@@ -118,12 +118,14 @@ bench-paired-libtorch rounds="3":
 # The same on LibTorch with PyTorch given relusym's heap setting (glibc's MALLOC_MMAP_MAX_=0 and
 # MALLOC_TRIM_THRESHOLD_, src/allocator.rs): how much of each ratio is the allocator.
 # Writes results/cpu/bench-paired-libtorch-pytorch-heap.json.
-bench-paired-libtorch-pytorch-heap rounds="3":
+# `out` names another file for a run on another machine (the one committed beside it:
+# `just bench-paired-libtorch-pytorch-heap 3 results/cpu/bench-paired-libtorch-pytorch-heap-intel-xeon.json`).
+bench-paired-libtorch-pytorch-heap rounds="3" out="results/cpu/bench-paired-libtorch-pytorch-heap.json":
     #!/usr/bin/env bash
     set -euo pipefail
     just libtorch
     bench/.venv/bin/python bench/paired.py --relusym target/libtorch/relusym --device libtorch --rounds {{rounds}} --pytorch-heap keep-freed \
-        --checkpoint runs/study/flip-s0 --out results/cpu/bench-paired-libtorch-pytorch-heap.json
+        --checkpoint runs/study/flip-s0 --out {{out}}
     {{relusym}} figures --runs runs/cpu --results results/cpu --out book/src/generated
 
 # Keeps a copy of the flex build as target/flex/relusym, since `just libtorch` rebuilds

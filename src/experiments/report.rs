@@ -190,8 +190,9 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
         written.push(p);
     }
     // relusym on flex (the default build) and on burn's LibTorch backend (the `libtorch` feature);
-    // the last against PyTorch given relusym's heap setting.
-    for name in ["bench-paired", "bench-paired-libtorch", "bench-paired-libtorch-pytorch-heap"] {
+    // the last two against PyTorch given relusym's heap setting, the second of them on another
+    // machine (an Intel Xeon).
+    for name in ["bench-paired", "bench-paired-libtorch", "bench-paired-libtorch-pytorch-heap", "bench-paired-libtorch-pytorch-heap-intel-xeon"] {
         if let Some(v) = read_result::<PairedBench>(&results.join(format!("{name}.json")))? {
             let p = out.join(format!("{name}.md"));
             write(&p, &v.markdown())?;
