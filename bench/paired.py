@@ -253,7 +253,8 @@ def main():
         "pytorch": torch.__version__,
         "relusym": a.relusym,
         "relusym_device": a.device,
-        "relusym_channels_last": a.device == "libtorch",  # src/batches.rs: prefers_channels_last
+        # src/batches.rs: prefers_channels_last (RELUSYM_LAYOUT=nchw keeps LibTorch's batches plain)
+        "relusym_channels_last": a.device == "libtorch" and os.environ.get("RELUSYM_LAYOUT", "channels-last") != "nchw",
         "relusym_heap": relusym_heap or "glibc-default",
         "pytorch_heap": a.pytorch_heap,
         "rounds": a.rounds,

@@ -6,6 +6,9 @@
 //! convolutions run VGG11 inference 1.2–1.9 times as fast on it and keep that layout through the
 //! network. flex's training at width 0.25 was 7–18 % slower with it, so flex and wgpu keep the
 //! plain layout (both measured in the book's Speed chapter). The values are the same either way.
+//! Which layout is faster on LibTorch depends on the machine and the width (on one 2-core Intel
+//! Xeon PyTorch's plain layout trained VGG11 at width 1 faster), so `RELUSYM_LAYOUT=nchw` keeps
+//! LibTorch's batches plain too ([`LAYOUT_VAR`]; `channels-last`, the default, or `nchw`).
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -107,7 +110,29 @@ fn channels_last_tensor(x_nhwc: Vec<f32>, [n, c, h, w]: [usize; 4], device: &Dev
     Tensor::<4>::from_data(TensorData::new(x_nhwc, [n, h, w, c]), device).permute(NHWC_AS_NCHW)
 }
 
-/// Whether batches for `device` are laid out channels-last (LibTorch's; see the module docs).
+/// The environment variable that picks LibTorch's batch layout: `channels-last` (the default)
+/// or `nchw`. Other devices always use the plain layout.
+pub const LAYOUT_VAR: &str = "RELUSYM_LAYOUT";
+
+/// Whether LibTorch's batches are channels-last, as [`LAYOUT_VAR`]'s value asks (`None`: unset);
+/// an error names the variable and the value it does not know.
+pub fn libtorch_channels_last(value: Option<&str>) -> Result<bool, String> {
+    match value {
+        None | Some("channels-last") => Ok(true),
+        Some("nchw") => Ok(false),
+        Some(other) => Err(format!("{LAYOUT_VAR}={other}: expected `channels-last` or `nchw`")),
+    }
+}
+
+/// [`libtorch_channels_last`] for this process's environment, read once. An unknown value falls
+/// back to the default here; `relusym` rejects it at start-up.
+fn libtorch_layout_from_env() -> bool {
+    static CHANNELS_LAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CHANNELS_LAST.get_or_init(|| libtorch_channels_last(std::env::var(LAYOUT_VAR).ok().as_deref()).unwrap_or(true))
+}
+
+/// Whether batches for `device` are laid out channels-last (LibTorch's unless [`LAYOUT_VAR`] says
+/// `nchw`; see the module docs).
 pub fn prefers_channels_last(device: &Device) -> bool {
     #[cfg(feature = "libtorch")]
     #[allow(deprecated)]
@@ -117,7 +142,7 @@ pub fn prefers_channels_last(device: &Device) -> bool {
         let _ = device;
         false
     };
-    libtorch
+    libtorch && libtorch_layout_from_env()
 }
 
 /// The `[N, C, H, W]` tensor of a batch given on the host in that order, laid out as
@@ -160,6 +185,15 @@ mod tests {
     fn flex_batches_keep_the_plain_layout() {
         // LibTorch's side is tests/libtorch.rs (a build with the `libtorch` feature)
         assert!(!prefers_channels_last(&Device::flex()) && !prefers_channels_last(&Device::flex().autodiff()));
+    }
+
+    #[test]
+    fn libtorch_layout_is_channels_last_unless_the_environment_asks_for_nchw() {
+        assert_eq!(libtorch_channels_last(None), Ok(true));
+        assert_eq!(libtorch_channels_last(Some("channels-last")), Ok(true));
+        assert_eq!(libtorch_channels_last(Some("nchw")), Ok(false));
+        let err = libtorch_channels_last(Some("NHWC")).unwrap_err();
+        assert!(err.contains(LAYOUT_VAR) && err.contains("NHWC"), "{err}");
     }
 
     #[test]

@@ -177,6 +177,13 @@ fn bad_input_gives_a_clear_error_naming_the_problem() {
     let out = Command::new(env!("CARGO_BIN_EXE_relusym")).args(["train", "--dataset", "imagenet", "--out", "/tmp/x"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("imagenet"));
+    // An unknown batch layout is rejected at start-up, before any command runs.
+    let out = Command::new(env!("CARGO_BIN_EXE_relusym")).arg("theory").env("RELUSYM_LAYOUT", "NHWC").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("RELUSYM_LAYOUT=NHWC") && err.contains("nchw"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_relusym")).arg("theory").env("RELUSYM_LAYOUT", "nchw").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
