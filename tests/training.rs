@@ -92,14 +92,7 @@ fn resume_with_other_hyperparameters_is_refused() {
     let splits = tiny_splits(100, 50, 5);
     let dir = temp_dir("resume-mismatch");
     quick_train(&quick_config(ModelKind::Vgg11, 1, 0), &splits, &dir, false);
-    let opts = relu_symmetries::train::TrainOptions {
-        out: dir.to_path_buf(),
-        resume: true,
-        progress: false,
-        log_epochs: false,
-        stop_after: None,
-        keep_epochs: Vec::new(),
-    };
+    let opts = quiet_options(&dir, true);
     let other = quick_config(ModelKind::Vgg11, 1, 9);
     let err = relu_symmetries::train::train(&other, &splits, info(&splits), &relu_symmetries::device::DeviceChoice::Cpu.resolve(), &opts).unwrap_err();
     assert!(matches!(err, TrainError::Mismatch { .. }), "{err}");
@@ -126,14 +119,7 @@ fn a_diverging_run_stops_naming_epoch_and_step_and_keeps_the_last_finished_epoch
     let splits = tiny_splits(100, 50, 7);
     let dir = temp_dir("diverge");
     let cfg = TrainConfig { subset: Some(50), lr: 1e30, warmup_epochs: 1.0, ..quick_config(ModelKind::Vgg11, 3, 0) };
-    let opts = relu_symmetries::train::TrainOptions {
-        out: dir.to_path_buf(),
-        resume: false,
-        progress: false,
-        log_epochs: false,
-        stop_after: None,
-        keep_epochs: Vec::new(),
-    };
+    let opts = quiet_options(&dir, false);
     let err = relu_symmetries::train::train(&cfg, &splits, info(&splits), &relu_symmetries::device::DeviceChoice::Cpu.resolve(), &opts).unwrap_err();
     match &err {
         TrainError::Diverged { epoch, step, loss, last_good, .. } => {

@@ -68,10 +68,15 @@ pub fn quick_train(cfg: &TrainConfig, splits: &Splits, dir: &Path, resume: bool)
     quick_train_on(DeviceChoice::Cpu, cfg, splits, dir, resume)
 }
 
+/// Quiet training options writing into `dir`: no progress bar, no per-epoch log, no stop, no
+/// kept epochs.
+pub fn quiet_options(dir: &Path, resume: bool) -> TrainOptions {
+    TrainOptions { out: dir.to_path_buf(), resume, progress: false, log_epochs: false, stop_after: None, keep_epochs: Vec::new() }
+}
+
 /// Train on `splits` into `dir` on the device `choice` names.
 pub fn quick_train_on(choice: DeviceChoice, cfg: &TrainConfig, splits: &Splits, dir: &Path, resume: bool) -> TrainSummary {
-    let opts = TrainOptions { out: dir.to_path_buf(), resume, progress: false, log_epochs: false, stop_after: None, keep_epochs: Vec::new() };
-    train(cfg, splits, info(splits), &choice.resolve(), &opts).expect("training runs")
+    train(cfg, splits, info(splits), &choice.resolve(), &quiet_options(dir, resume)).expect("training runs")
 }
 
 /// A net trained for a few epochs on the synthetic task.
