@@ -124,11 +124,16 @@ pub fn libtorch_channels_last(value: Option<&str>) -> Result<bool, String> {
     }
 }
 
-/// [`libtorch_channels_last`] for this process's environment, read once. An unknown value falls
-/// back to the default here; `relusym` rejects it at start-up.
-fn libtorch_layout_from_env() -> bool {
+/// [`libtorch_channels_last`] for this process's environment (`relusym` calls it at start-up to
+/// reject an unknown value).
+pub fn libtorch_layout_from_env() -> Result<bool, String> {
+    libtorch_channels_last(std::env::var(LAYOUT_VAR).ok().as_deref())
+}
+
+/// [`libtorch_layout_from_env`], read once; an unknown value falls back to the default here.
+fn libtorch_layout() -> bool {
     static CHANNELS_LAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *CHANNELS_LAST.get_or_init(|| libtorch_channels_last(std::env::var(LAYOUT_VAR).ok().as_deref()).unwrap_or(true))
+    *CHANNELS_LAST.get_or_init(|| libtorch_layout_from_env().unwrap_or(true))
 }
 
 /// Whether batches for `device` are laid out channels-last (LibTorch's unless [`LAYOUT_VAR`] says
@@ -142,7 +147,7 @@ pub fn prefers_channels_last(device: &Device) -> bool {
         let _ = device;
         false
     };
-    libtorch && libtorch_layout_from_env()
+    libtorch && libtorch_layout()
 }
 
 /// The `[N, C, H, W]` tensor of a batch given on the host in that order, laid out as

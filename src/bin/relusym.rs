@@ -490,8 +490,7 @@ struct BenchArgs {
 
 fn main() -> Result<()> {
     relu_symmetries::allocator::keep_freed_memory();
-    let layout = std::env::var(relu_symmetries::batches::LAYOUT_VAR).ok();
-    relu_symmetries::batches::libtorch_channels_last(layout.as_deref()).map_err(anyhow::Error::msg)?;
+    relu_symmetries::batches::libtorch_layout_from_env().map_err(anyhow::Error::msg)?;
     let cli = Cli::parse();
     match cli.command {
         Command::Train(a) => cmd_train(a),
