@@ -37,19 +37,6 @@ impl Default for Augment {
     }
 }
 
-impl Augment {
-    /// Random crop with padding `pad`, no flips (for models that must not see
-    /// mirrored images during training).
-    pub fn crop(pad: usize) -> Self {
-        Augment { pad, flip: false }
-    }
-
-    /// Random crop with padding `pad` and random horizontal flips.
-    pub fn crop_flip(pad: usize) -> Self {
-        Augment { pad, flip: true }
-    }
-}
-
 /// Per-channel normalisation `(x/255 − mean[c]) / std[c]`; `mean` and `std`
 /// are on the `[0, 1]` scale.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,14 +60,6 @@ impl Normalize {
         Normalize::new(&vec![0.0; channels], &vec![1.0; channels])
     }
 
-    /// Uses the dataset's own per-channel pixel statistics (a zero std becomes 1).
-    pub fn from_dataset(ds: &Dataset) -> Self {
-        let (mean, std) = ds.channel_stats();
-        let mean: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
-        let std: Vec<f32> = std.iter().map(|&s| if s > 0.0 { s as f32 } else { 1.0 }).collect();
-        Normalize::new(&mean, &std)
-    }
-
     /// Number of channels.
     pub fn channels(&self) -> usize {
         self.mean.len()
@@ -89,11 +68,6 @@ impl Normalize {
     /// `(scale, bias)` per channel with `normalised = byte * scale + bias`.
     pub fn scale_bias(&self) -> Vec<(f32, f32)> {
         self.mean.iter().zip(&self.std).map(|(&m, &s)| (1.0 / (255.0 * s), -m / s)).collect()
-    }
-
-    /// Normalises one value on the 0–255 scale for channel `c`.
-    pub fn apply(&self, value: f32, c: usize) -> f32 {
-        (value / 255.0 - self.mean[c]) / self.std[c]
     }
 }
 
@@ -234,15 +208,19 @@ pub fn fill_labels(ds: &Dataset, idx: &[usize], out: &mut Vec<i64>) {
     out.extend(idx.iter().map(|&i| ds.labels[i] as i64));
 }
 
-/// Mirrors every image of an N×C×H×W batch left–right in place.
-/// Panics if `x.len() != n*c*h*w`.
-pub fn hflip_batch(x: &mut [f32], n: usize, c: usize, h: usize, w: usize) {
-    assert_eq!(x.len(), n * c * h * w, "hflip_batch: buffer is not {n}x{c}x{h}x{w}");
-    if w == 0 {
-        return;
+#[cfg(test)]
+impl Normalize {
+    /// Uses the dataset's own per-channel pixel statistics (a zero std becomes 1).
+    pub(crate) fn from_dataset(ds: &Dataset) -> Self {
+        let (mean, std) = ds.channel_stats();
+        let mean: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
+        let std: Vec<f32> = std.iter().map(|&s| if s > 0.0 { s as f32 } else { 1.0 }).collect();
+        Normalize::new(&mean, &std)
     }
-    for row in x.chunks_exact_mut(w) {
-        row.reverse();
+
+    /// Normalises one value on the 0–255 scale for channel `c`.
+    pub(crate) fn apply(&self, value: f32, c: usize) -> f32 {
+        (value / 255.0 - self.mean[c]) / self.std[c]
     }
 }
 
@@ -286,7 +264,7 @@ mod tests {
         let ds = toy();
         let mut out = Vec::new();
         let mut rng = StdRng::seed_from_u64(0);
-        fill_batch(&ds, &all(&ds), Some(&Augment::crop(0)), &Normalize::identity(2), &mut rng, &mut out);
+        fill_batch(&ds, &all(&ds), Some(&Augment { pad: 0, flip: false }), &Normalize::identity(2), &mut rng, &mut out);
         let want: Vec<f32> = ds.images.iter().map(|&v| v as f32 * (1.0 / 255.0)).collect();
         assert_eq!(out, want);
         fill_batch(&ds, &all(&ds), None, &Normalize::identity(2), &mut rng, &mut out);
@@ -302,7 +280,7 @@ mod tests {
         let idx = [4, 0, 2, 2, 1, 3, 0, 4];
         let mut seen_offsets = std::collections::HashSet::new();
         for _ in 0..5 {
-            fill_batch(&ds, &idx, Some(&Augment::crop_flip(pad)), &Normalize::identity(2), &mut rng, &mut out);
+            fill_batch(&ds, &idx, Some(&Augment { pad, flip: true }), &Normalize::identity(2), &mut rng, &mut out);
             assert_eq!(out.len(), idx.len() * ds.image_size());
             for (k, &i) in idx.iter().enumerate() {
                 let got = &out[k * ds.image_size()..(k + 1) * ds.image_size()];
@@ -339,17 +317,6 @@ mod tests {
             }
         }
         assert!(plain > 5 && mirrored > 5, "{plain} plain, {mirrored} mirrored");
-    }
-
-    #[test]
-    fn flip_twice_is_identity() {
-        let x0: Vec<f32> = (0..2 * 3 * 4 * 5).map(|v| v as f32).collect();
-        let mut x = x0.clone();
-        hflip_batch(&mut x, 2, 3, 4, 5);
-        assert_ne!(x, x0);
-        assert_eq!(&x[..5], &[4.0, 3.0, 2.0, 1.0, 0.0]);
-        hflip_batch(&mut x, 2, 3, 4, 5);
-        assert_eq!(x, x0);
     }
 
     #[test]

@@ -172,12 +172,9 @@ pub fn write_cache(path: &Path, splits: &Splits, key: &SourceKey) -> Result<(), 
     .map_err(|e| DataError::io(path, e))
 }
 
-/// Reads a cache file written by [`write_cache`].
-pub fn read_cache(path: &Path) -> Result<Splits, DataError> {
-    read_cache_with_key(path).map(|(splits, _)| splits)
-}
-
-fn read_cache_with_key(path: &Path) -> Result<(Splits, SourceKey), DataError> {
+/// Reads a cache file written by [`write_cache`]: the splits and the key of the source they
+/// were made from.
+pub fn read_cache(path: &Path) -> Result<(Splits, SourceKey), DataError> {
     let corrupt = |reason: String| DataError::CacheCorrupt { path: path.to_path_buf(), reason };
     let mut file = File::open(path).map_err(|e| DataError::io(path, e))?;
     let file_len = file.metadata().map_err(|e| DataError::io(path, e))?.len();
@@ -236,7 +233,7 @@ fn read_cache_with_key(path: &Path) -> Result<(Splits, SourceKey), DataError> {
     Ok((Splits { train, test }, header.key))
 }
 
-/// How [`load_or_build_with_status`] obtained its data.
+/// How [`load_or_build`] obtained its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheStatus {
     /// Read from a valid cache file.
@@ -253,17 +250,9 @@ pub enum CacheStatus {
 /// cache for the source's current state exists; otherwise calls
 /// `builder(source)` and writes the cache. A corrupt cache is reported on
 /// stderr (naming the file) and rebuilt; a cache that cannot be written is
-/// reported on stderr and skipped. Errors of `builder` are returned.
-pub fn load_or_build<F>(source: &Path, cache_dir: &Path, builder: F) -> Result<Splits, DataError>
-where
-    F: FnOnce(&Path) -> Result<Splits, DataError>,
-{
-    load_or_build_with_status(source, cache_dir, builder).map(|(splits, _, _)| splits)
-}
-
-/// [`load_or_build`], also returning how the data was obtained and the cache
-/// file's path.
-pub fn load_or_build_with_status<F>(source: &Path, cache_dir: &Path, builder: F) -> Result<(Splits, CacheStatus, PathBuf), DataError>
+/// reported on stderr and skipped. Errors of `builder` are returned. Also returns how the data
+/// was obtained and the cache file's path.
+pub fn load_or_build<F>(source: &Path, cache_dir: &Path, builder: F) -> Result<(Splits, CacheStatus, PathBuf), DataError>
 where
     F: FnOnce(&Path) -> Result<Splits, DataError>,
 {
@@ -271,7 +260,7 @@ where
     let path = cache_file(&key, cache_dir);
     let mut status = CacheStatus::Built;
     if path.is_file() {
-        match read_cache_with_key(&path) {
+        match read_cache(&path) {
             Ok((splits, stored)) if stored == key => return Ok((splits, CacheStatus::Hit, path)),
             Ok(_) => eprintln!("warning: dataset cache {} was made from a different source; rebuilding it", path.display()),
             Err(e) => eprintln!("warning: {e}; rebuilding it"),
@@ -310,8 +299,9 @@ mod tests {
             calls += 1;
             Ok(splits.clone())
         })
-        .unwrap();
-        let b = load_or_build(&source, &cache_dir, |_| -> Result<Splits, DataError> { panic!("must be served from the cache") }).unwrap();
+        .unwrap()
+        .0;
+        let b = load_or_build(&source, &cache_dir, |_| -> Result<Splits, DataError> { panic!("must be served from the cache") }).unwrap().0;
         assert_eq!(calls, 1);
         assert_eq!(a, splits);
         assert_eq!(b, splits);
@@ -346,12 +336,13 @@ mod tests {
             rebuilt = true;
             Ok(splits.clone())
         })
-        .unwrap();
+        .unwrap()
+        .0;
         assert!(rebuilt);
         assert_eq!(again, splits);
-        let (_, status, _) = load_or_build_with_status(&source, &cache_dir, |_| Ok(splits.clone())).unwrap();
+        let (_, status, _) = load_or_build(&source, &cache_dir, |_| Ok(splits.clone())).unwrap();
         assert_eq!(status, CacheStatus::Hit);
-        assert_eq!(read_cache(&path).unwrap(), splits);
+        assert_eq!(read_cache(&path).unwrap().0, splits);
     }
 
     #[test]

@@ -22,7 +22,7 @@
 use std::path::Path;
 
 use super::error::DataError;
-use super::image_folder::{self, ColorMode, FolderSpec, parse_member_name};
+use super::image_folder::{self, FolderSpec, parse_member_name};
 use super::source::{Member, is_tar_gz, read_members};
 use super::{Dataset, DatasetKind, Splits};
 
@@ -48,7 +48,7 @@ fn class_names() -> Vec<String> {
 /// The image-folder spec for CIFAR-10: official classes, RGB, 32×32; splits
 /// named `cifar10-images/train`, `cifar10-images/test` (see [`load_cifar10`]).
 pub fn folder_spec() -> FolderSpec {
-    FolderSpec { name: "cifar10-images".into(), kind: DatasetKind::Cifar10, classes: Some(class_names()), color: ColorMode::Rgb, size: Some((32, 32)) }
+    FolderSpec { name: "cifar10-images".into(), kind: DatasetKind::Cifar10, classes: class_names(), size: (32, 32) }
 }
 
 /// Loads CIFAR-10 (train: 50,000, test: 10,000 images of 3×32×32 for the real
@@ -157,13 +157,6 @@ fn binary_from_members(source: &Path, members: &[Member]) -> Result<Splits, Data
     Ok(Splits { train, test })
 }
 
-/// Reads one binary batch file (any number of records) as a dataset.
-pub fn read_cifar_batch(path: &Path) -> Result<Dataset, DataError> {
-    let data = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    let name = path.file_stem().map(|s| format!("cifar10/{}", s.to_string_lossy())).unwrap_or_else(|| "cifar10".into());
-    parse_cifar_batch(path, &data, &name)
-}
-
 /// Parses the bytes of one binary batch; `path` is only used in errors.
 pub fn parse_cifar_batch(path: &Path, bytes: &[u8], name: &str) -> Result<Dataset, DataError> {
     let mut images = Vec::new();
@@ -197,6 +190,11 @@ fn parse_batch(path: &Path, bytes: &[u8], images: &mut Vec<u8>, labels: &mut Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One binary batch file (any number of records) as a dataset.
+    fn read_cifar_batch(path: &Path) -> Result<Dataset, DataError> {
+        parse_cifar_batch(path, &std::fs::read(path).unwrap(), "cifar10/batch")
+    }
     use crate::data::image_folder::test_images::png_bytes;
     use crate::data::source::test_util::{temp_dir, write_tar_gz, write_tree};
 
@@ -345,7 +343,8 @@ mod tests {
             return;
         };
         let path = path.as_path();
-        let test = image_folder::load_image_split(path, "test", &folder_spec()).unwrap();
+        let members = read_members(path, |n| matches!(parse_member_name(n), Some((_, "test", _)))).unwrap();
+        let test = image_folder::decode_split(path, "test", &members.iter().collect::<Vec<_>>(), &folder_spec()).unwrap();
         assert_eq!(test.len, 10_000);
         assert_eq!(test.class_counts(), vec![1000; 10]);
         let (mean, _) = test.channel_stats();

@@ -80,7 +80,7 @@ pub enum DataError {
     CacheCorrupt { path: PathBuf, reason: String },
 
     /// A dataset name not understood by [`crate::data::DatasetKind::parse`].
-    #[error("unknown dataset {name:?}; expected one of \"cifar10\", \"fashion-mnist\", \"synthetic\"")]
+    #[error("unknown dataset {name:?}; expected one of \"cifar10\", \"fashion-mnist\", \"synthetic\", \"imagenet\"")]
     UnknownDataset { name: String },
 
     /// In-memory data that is inconsistent (buffer length vs. shape, labels vs. classes).

@@ -1,4 +1,4 @@
-//! Generic image-folder datasets.
+//! Image-folder datasets (the layout of image copies of CIFAR-10).
 //!
 //! Layout (in a folder or a `.tar.gz`, optionally below **one** top-level
 //! directory such as `cifar10/`):
@@ -11,9 +11,9 @@
 //! Files are taken in name order (so the dataset is deterministic); other files
 //! (READMEs, hidden files) are ignored. Every image is decoded with the `image`
 //! crate (format from the file's magic bytes), checked against the expected
-//! size, converted to RGB or grayscale, and stored channel-major
-//! (C×H×W) in a [`Dataset`]. Decoding runs on all available cores; the result
-//! does not depend on the number of threads.
+//! size, converted to RGB, and stored channel-major (C×H×W) in a [`Dataset`].
+//! Decoding runs on all available cores; the result does not depend on the
+//! number of threads.
 
 use std::path::Path;
 
@@ -22,41 +22,17 @@ use super::parallel::fill_in_parallel;
 use super::source::{Member, read_members};
 use super::{Dataset, DatasetKind, Splits};
 
-/// Colour conversion applied to every decoded image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColorMode {
-    /// 3 channels, R, G, B (grayscale sources are replicated).
-    Rgb,
-    /// 1 channel, luma (colour sources are converted with the `image` crate's weights).
-    Gray,
-}
-
-impl ColorMode {
-    /// Number of channels produced.
-    pub fn channels(self) -> usize {
-        match self {
-            ColorMode::Rgb => 3,
-            ColorMode::Gray => 1,
-        }
-    }
-}
-
 /// How to read an image folder.
 #[derive(Debug, Clone)]
 pub struct FolderSpec {
     /// Dataset name; splits are named `"<name>/train"`, `"<name>/test"`.
     pub name: String,
-    /// What the images are (fixes their normalisation and, for most kinds, the channel count).
+    /// What the images are (fixes their normalisation); they are read as RGB.
     pub kind: DatasetKind,
-    /// Fixed class order (label `k` = `classes[k]`); class folders not in the
-    /// list are an error. `None`: the sorted folder names found in `train/`
-    /// (or in the split being read, for [`load_image_split`]).
-    pub classes: Option<Vec<String>>,
-    /// Colour conversion.
-    pub color: ColorMode,
-    /// Required `(height, width)`; `None`: the size of the first image, which
-    /// all others must then match.
-    pub size: Option<(usize, usize)>,
+    /// Class order (label `k` = `classes[k]`); a class folder not in the list is an error.
+    pub classes: Vec<String>,
+    /// Required `(height, width)` of every image.
+    pub size: (usize, usize),
 }
 
 /// True for file names with an image extension (`png`, `jpg`, `jpeg`;
@@ -87,70 +63,32 @@ pub fn load_image_folder(source: &Path, spec: &FolderSpec) -> Result<Splits, Dat
     splits_from_members(source, members, spec)
 }
 
-/// Reads a single split (e.g. `"test"`) of an image folder; only that split's
-/// images are decoded (an archive is still streamed completely).
-pub fn load_image_split(source: &Path, split: &str, spec: &FolderSpec) -> Result<Dataset, DataError> {
-    let members = read_members(source, |n| matches!(parse_member_name(n), Some((_, s, _)) if s == split))?;
-    check_single_prefix(source, &members)?;
-    let classes = match &spec.classes {
-        Some(c) => c.clone(),
-        None => folder_classes(&members, split),
-    };
-    let refs: Vec<&Member> = members.iter().collect();
-    decode_split(source, split, &refs, &classes, spec)
-}
-
 /// Builds train/test datasets from already-read members named
 /// `[prefix/]split/class/file` (members of other shapes are ignored).
 pub fn splits_from_members(source: &Path, members: Vec<Member>, spec: &FolderSpec) -> Result<Splits, DataError> {
     let members: Vec<Member> = members.into_iter().filter(|m| parse_member_name(&m.name).is_some()).collect();
     check_single_prefix(source, &members)?;
-    let classes = match &spec.classes {
-        Some(c) => c.clone(),
-        None => folder_classes(&members, "train"),
+    let split = |want: &str| {
+        let of_split: Vec<&Member> = members.iter().filter(|m| matches!(parse_member_name(&m.name), Some((_, s, _)) if s == want)).collect();
+        decode_split(source, want, &of_split, spec)
     };
-    let of_split = |want: &str| -> Vec<&Member> { members.iter().filter(|m| matches!(parse_member_name(&m.name), Some((_, s, _)) if s == want)).collect() };
-    let train = decode_split(source, "train", &of_split("train"), &classes, spec)?;
-    let test = decode_split(source, "test", &of_split("test"), &classes, spec)?;
-    Ok(Splits { train, test })
-}
-
-/// Sorted distinct class-folder names of `split`.
-fn folder_classes(members: &[Member], split: &str) -> Vec<String> {
-    let mut classes: Vec<String> = members
-        .iter()
-        .filter_map(|m| match parse_member_name(&m.name) {
-            Some((_, s, c)) if s == split => Some(c.to_string()),
-            _ => None,
-        })
-        .collect();
-    classes.sort();
-    classes.dedup();
-    classes
+    Ok(Splits { train: split("train")?, test: split("test")? })
 }
 
 /// Errors if the images sit below more than one distinct top-level prefix.
 fn check_single_prefix(source: &Path, members: &[Member]) -> Result<(), DataError> {
-    let mut first: Option<&str> = None;
-    for m in members {
-        if let Some((prefix, _, _)) = parse_member_name(&m.name) {
-            match first {
-                None => first = Some(prefix),
-                Some(p) if p != prefix => {
-                    return Err(DataError::Layout {
-                        path: source.to_path_buf(),
-                        reason: format!("images under two different top-level folders ({p:?} and {prefix:?})"),
-                    });
-                }
-                _ => {}
-            }
+    let mut prefixes = members.iter().filter_map(|m| parse_member_name(&m.name).map(|(p, _, _)| p));
+    let Some(first) = prefixes.next() else { return Ok(()) };
+    match prefixes.find(|&p| p != first) {
+        Some(other) => {
+            Err(DataError::Layout { path: source.to_path_buf(), reason: format!("images under two different top-level folders ({first:?} and {other:?})") })
         }
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Decodes the members of one split (sorted by name) into a dataset.
-fn decode_split(source: &Path, split: &str, members: &[&Member], classes: &[String], spec: &FolderSpec) -> Result<Dataset, DataError> {
+pub(crate) fn decode_split(source: &Path, split: &str, members: &[&Member], spec: &FolderSpec) -> Result<Dataset, DataError> {
     if members.is_empty() {
         return Err(DataError::Empty { path: source.to_path_buf(), what: format!("images under {split}/<class>/") });
     }
@@ -158,38 +96,31 @@ fn decode_split(source: &Path, split: &str, members: &[&Member], classes: &[Stri
     let mut labels = Vec::with_capacity(members.len());
     for m in members {
         let class = parse_member_name(&m.name).map(|(_, _, c)| c).unwrap_or_default();
-        match classes.iter().position(|c| c == class) {
+        match spec.classes.iter().position(|c| c == class) {
             Some(k) if k < 256 => labels.push(k as u8),
             _ => {
-                return Err(DataError::UnknownClass { path: source.to_path_buf(), member: m.name.clone(), folder: class.to_string(), known: classes.to_vec() });
+                return Err(DataError::UnknownClass {
+                    path: source.to_path_buf(),
+                    member: m.name.clone(),
+                    folder: class.to_string(),
+                    known: spec.classes.clone(),
+                });
             }
         }
     }
-    let (height, width) = match spec.size {
-        Some(s) => s,
-        None => {
-            let img = decode(source, members[0])?;
-            (img.height() as usize, img.width() as usize)
-        }
-    };
-    let channels = spec.color.channels();
-    let size = channels * height * width;
+    let (height, width) = spec.size;
+    let size = 3 * height * width;
     if size == 0 {
         return Err(DataError::Layout { path: source.to_path_buf(), reason: format!("image size {height}x{width} is empty") });
     }
     let mut images = vec![0u8; members.len() * size];
-
-    fill_in_parallel(members, &mut images, size, |m, dst| decode_into(source, m, spec.color, height, width, dst))?;
-    Dataset::new(format!("{}/{split}", spec.name), spec.kind, images, labels, [channels, height, width], classes.to_vec())
+    fill_in_parallel(members, &mut images, size, |m, dst| decode_into(source, m, height, width, dst))?;
+    Dataset::new(format!("{}/{split}", spec.name), spec.kind, images, labels, [3, height, width], spec.classes.clone())
 }
 
-fn decode(source: &Path, m: &Member) -> Result<image::DynamicImage, DataError> {
-    image::load_from_memory(&m.data).map_err(|e| DataError::Decode { path: source.to_path_buf(), member: m.name.clone(), source: e })
-}
-
-/// Decodes one member, checks its size and writes it C×H×W into `dst`.
-fn decode_into(source: &Path, m: &Member, color: ColorMode, height: usize, width: usize, dst: &mut [u8]) -> Result<(), DataError> {
-    let img = decode(source, m)?;
+/// Decodes one member, checks its size and writes it as RGB planes (C×H×W) into `dst`.
+fn decode_into(source: &Path, m: &Member, height: usize, width: usize, dst: &mut [u8]) -> Result<(), DataError> {
+    let img = image::load_from_memory(&m.data).map_err(|e| DataError::Decode { path: source.to_path_buf(), member: m.name.clone(), source: e })?.into_rgb8();
     let (w, h) = (img.width() as usize, img.height() as usize);
     if (h, w) != (height, width) {
         return Err(DataError::ImageSize {
@@ -201,24 +132,21 @@ fn decode_into(source: &Path, m: &Member, color: ColorMode, height: usize, width
             actual_height: h,
         });
     }
-    let plane = h * w;
-    match color {
-        ColorMode::Gray => {
-            let luma = img.into_luma8();
-            dst.copy_from_slice(luma.as_raw());
-        }
-        ColorMode::Rgb => {
-            let rgb = img.into_rgb8();
-            let (r, rest) = dst.split_at_mut(plane);
-            let (g, b) = rest.split_at_mut(plane);
-            for (i, px) in rgb.as_raw().chunks_exact(3).enumerate() {
-                r[i] = px[0];
-                g[i] = px[1];
-                b[i] = px[2];
-            }
-        }
-    }
+    rgb_planes(img.as_raw().chunks_exact(3 * w), dst);
     Ok(())
+}
+
+/// Writes RGB rows (interleaved `RGBRGB…`, all of one width) into `dst` as three planes, R then
+/// G then B (`dst` holds exactly `3 ×` the rows' pixels).
+pub(crate) fn rgb_planes<'a>(rows: impl Iterator<Item = &'a [u8]>, dst: &mut [u8]) {
+    let plane = dst.len() / 3;
+    let (r, rest) = dst.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    for (i, px) in rows.flat_map(|row| row.chunks_exact(3)).enumerate() {
+        r[i] = px[0];
+        g[i] = px[1];
+        b[i] = px[2];
+    }
 }
 
 #[cfg(test)]
@@ -272,8 +200,8 @@ mod tests {
         files
     }
 
-    fn spec(classes: Option<Vec<String>>) -> FolderSpec {
-        FolderSpec { name: "toy".into(), kind: DatasetKind::Synthetic, classes, color: ColorMode::Rgb, size: None }
+    fn spec(classes: &[&str]) -> FolderSpec {
+        FolderSpec { name: "toy".into(), kind: DatasetKind::Synthetic, classes: classes.iter().map(|c| c.to_string()).collect(), size: (4, 5) }
     }
 
     fn check(splits: &Splits, files: &[(String, Vec<u8>)]) {
@@ -293,7 +221,7 @@ mod tests {
         let dir = temp_dir("imgfolder");
         let files = tree("");
         write_tree(&dir, &files);
-        check(&load_image_folder(&dir, &spec(None)).unwrap(), &files);
+        check(&load_image_folder(&dir, &spec(&["cat", "dog"])).unwrap(), &files);
     }
 
     #[test]
@@ -302,16 +230,14 @@ mod tests {
         let files = tree("toy/");
         let path = dir.join("toy.tar.gz");
         write_tar_gz(&path, &files);
-        check(&load_image_folder(&path, &spec(None)).unwrap(), &files);
-        let test = load_image_split(&path, "test", &spec(None)).unwrap();
-        assert_eq!(test.len, 4);
+        check(&load_image_folder(&path, &spec(&["cat", "dog"])).unwrap(), &files);
     }
 
     #[test]
     fn unknown_class_folder_is_an_error_naming_folder_and_source() {
         let dir = temp_dir("imgunknown");
         write_tree(&dir, &tree(""));
-        let err = load_image_folder(&dir, &spec(Some(vec!["cat".into(), "bird".into()]))).unwrap_err();
+        let err = load_image_folder(&dir, &spec(&["cat", "bird"])).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, DataError::UnknownClass { ref folder, .. } if folder == "dog"), "{msg}");
         assert!(msg.contains(&dir.display().to_string()), "{msg}");
@@ -321,8 +247,8 @@ mod tests {
     fn wrong_image_size_names_the_member() {
         let dir = temp_dir("imgsize");
         write_tree(&dir, &tree(""));
-        let mut s = spec(None);
-        s.size = Some((5, 5));
+        let mut s = spec(&["cat", "dog"]);
+        s.size = (5, 5);
         let err = load_image_folder(&dir, &s).unwrap_err();
         assert!(err.to_string().contains("train/cat/0000.png"), "{err}");
     }
@@ -333,28 +259,26 @@ mod tests {
         let mut files = tree("");
         files.push(("train/cat/9999.jpg".into(), b"garbage".to_vec()));
         write_tree(&dir, &files);
-        let err = load_image_folder(&dir, &spec(None)).unwrap_err();
+        let err = load_image_folder(&dir, &spec(&["cat", "dog"])).unwrap_err();
         assert!(matches!(err, DataError::Decode { .. }), "{err}");
         assert!(err.to_string().contains("train/cat/9999.jpg"), "{err}");
     }
 
     #[test]
-    fn grayscale_mode_gives_one_channel() {
+    fn grayscale_images_are_read_as_three_equal_planes() {
         let dir = temp_dir("imggray");
         let img: Vec<u8> = (0..20).collect();
         write_tree(&dir, &[("train/a/0.png".into(), png_bytes(&img, 1, 4, 5)), ("test/a/0.png".into(), png_bytes(&img, 1, 4, 5))]);
-        let mut s = spec(None);
-        s.color = ColorMode::Gray;
-        let splits = load_image_folder(&dir, &s).unwrap();
-        assert_eq!(splits.test.channels, 1);
-        assert_eq!(splits.test.images, img);
+        let splits = load_image_folder(&dir, &spec(&["a"])).unwrap();
+        assert_eq!(splits.test.channels, 3);
+        assert_eq!(splits.test.images, img.repeat(3));
     }
 
     #[test]
     fn missing_split_is_an_empty_error() {
         let dir = temp_dir("imgempty");
         write_tree(&dir, &[("train/a/0.png".into(), png_bytes(&[0; 20], 1, 4, 5))]);
-        let err = load_image_folder(&dir, &spec(None)).unwrap_err();
+        let err = load_image_folder(&dir, &spec(&["a"])).unwrap_err();
         assert!(matches!(err, DataError::Empty { .. }), "{err}");
     }
 
@@ -364,7 +288,7 @@ mod tests {
         let mut files = tree("a/");
         files.extend(tree("b/"));
         write_tree(&dir, &files);
-        let err = load_image_folder(&dir, &spec(None)).unwrap_err();
+        let err = load_image_folder(&dir, &spec(&["cat", "dog"])).unwrap_err();
         assert!(matches!(err, DataError::Layout { .. }), "{err}");
     }
 }

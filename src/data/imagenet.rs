@@ -25,8 +25,9 @@ use image::imageops::FilterType;
 use serde::{Deserialize, Serialize};
 
 use super::error::DataError;
-use super::image_folder::is_image_name;
+use super::image_folder::{is_image_name, rgb_planes};
 use super::parallel::fill_in_parallel;
+use super::source::list_dir_files;
 use super::{Dataset, DatasetKind};
 
 /// ImageNet's per-channel mean (RGB, `[0, 1]` scale), as torchvision normalises.
@@ -86,18 +87,10 @@ impl Preprocess {
         let c = self.crop as usize;
         let top = ((nh - self.crop) as f64 / 2.0).round() as usize;
         let left = ((nw - self.crop) as f64 / 2.0).round() as usize;
-        let (stride, raw) = (nw as usize * 3, resized.as_raw());
+        let stride = nw as usize * 3;
+        let rows = resized.as_raw().chunks_exact(stride).skip(top).take(c).map(|row| &row[left * 3..(left + c) * 3]);
         let mut out = vec![0u8; 3 * c * c];
-        let (r, rest) = out.split_at_mut(c * c);
-        let (g, b) = rest.split_at_mut(c * c);
-        for y in 0..c {
-            let row = &raw[(top + y) * stride + left * 3..(top + y) * stride + (left + c) * 3];
-            for (x, px) in row.chunks_exact(3).enumerate() {
-                r[y * c + x] = px[0];
-                g[y * c + x] = px[1];
-                b[y * c + x] = px[2];
-            }
-        }
+        rgb_planes(rows, &mut out);
         out
     }
 }
@@ -118,34 +111,24 @@ pub struct FolderIndex {
 }
 
 impl FolderIndex {
-    /// Scan `root/<class>/<image>` (hidden entries, non-image files and loose files in `root`
-    /// are skipped). Fails if `root` cannot be read or holds no images.
+    /// Scan `root/<class>/<image>`: the classes are the folders holding at least one image
+    /// (hidden entries, non-image files, loose files in `root` and deeper files are skipped).
+    /// Fails if `root` cannot be read or holds no images.
     pub fn scan(root: &Path) -> Result<FolderIndex, DataError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| DataError::Io { path, source }
-        };
-        let mut classes: Vec<String> = Vec::new();
-        for entry in std::fs::read_dir(root).map_err(io(root))? {
-            let entry = entry.map_err(io(root))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with('.') && entry.path().is_dir() {
-                classes.push(name);
+        let mut found: Vec<(String, String)> = list_dir_files(root)?
+            .into_iter()
+            .filter_map(|name| match name.split_once('/') {
+                Some((class, file)) if !file.contains('/') && is_image_name(file) => Some((class.to_string(), name)),
+                _ => None,
+            })
+            .collect();
+        found.sort();
+        let (mut classes, mut files): (Vec<String>, Vec<(PathBuf, usize)>) = (Vec::new(), Vec::new());
+        for (class, name) in found {
+            if classes.last() != Some(&class) {
+                classes.push(class);
             }
-        }
-        classes.sort();
-        let mut files = Vec::new();
-        for (label, class) in classes.iter().enumerate() {
-            let dir = root.join(class);
-            let mut names: Vec<String> = Vec::new();
-            for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
-                let name = entry.map_err(io(&dir))?.file_name().to_string_lossy().into_owned();
-                if !name.starts_with('.') && is_image_name(&name) {
-                    names.push(name);
-                }
-            }
-            names.sort();
-            files.extend(names.into_iter().map(|n| (dir.join(n), label)));
+            files.push((root.join(name), classes.len() - 1));
         }
         if files.is_empty() {
             return Err(DataError::Empty { path: root.to_path_buf(), what: "images under <class>/".into() });

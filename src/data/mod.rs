@@ -41,7 +41,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-pub use augment::{Augment, BatchPlan, Normalize, fill_batch, fill_labels, hflip_batch};
+pub use augment::{Augment, BatchPlan, Normalize, fill_batch, fill_labels};
 pub use cache::load_or_build;
 pub use cifar::{CIFAR10_CLASSES, load_cifar10};
 pub use error::DataError;
@@ -157,33 +157,14 @@ impl Dataset {
         &self.images[i * s..(i + 1) * s]
     }
 
-    /// The label of image `i`. Panics if `i >= len`.
-    pub fn label(&self, i: usize) -> u8 {
-        self.labels[i]
-    }
-
     /// The per-channel normalisation of this dataset's kind ([`DatasetKind::normalize`]).
     pub fn normalize(&self) -> Normalize {
         self.kind.normalize(self.channels)
     }
 
-    /// Number of classes.
-    pub fn num_classes(&self) -> usize {
-        self.classes.len()
-    }
-
     /// True when the dataset has no images.
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    /// Number of images per class, indexed by label.
-    pub fn class_counts(&self) -> Vec<usize> {
-        let mut counts = vec![0; self.classes.len()];
-        for &l in &self.labels {
-            counts[l as usize] += 1;
-        }
-        counts
     }
 
     /// A new dataset with the images `idx` (in that order; repeats allowed).
@@ -259,29 +240,6 @@ impl Dataset {
             }
         }
         Dataset { images, height: ph, width: pw, ..self.clone_meta() }
-    }
-
-    /// Per-channel mean and standard deviation of the pixels on the `[0, 1]`
-    /// scale (population std over all images and positions).
-    pub fn channel_stats(&self) -> (Vec<f64>, Vec<f64>) {
-        let plane = self.height * self.width;
-        let mut sum = vec![0u64; self.channels];
-        let mut sum_sq = vec![0u64; self.channels];
-        for (j, chunk) in self.images.chunks_exact(plane.max(1)).enumerate() {
-            let c = j % self.channels;
-            // Histogram-free exact integer sums; u64 cannot overflow here.
-            let (mut s, mut q) = (0u64, 0u64);
-            for &v in chunk {
-                s += v as u64;
-                q += (v as u64) * (v as u64);
-            }
-            sum[c] += s;
-            sum_sq[c] += q;
-        }
-        let n = (self.len * plane).max(1) as f64;
-        let mean: Vec<f64> = sum.iter().map(|&s| s as f64 / n / 255.0).collect();
-        let std = sum_sq.iter().zip(&mean).map(|(&q, &m)| (q as f64 / n / (255.0 * 255.0) - m * m).max(0.0).sqrt()).collect();
-        (mean, std)
     }
 
     /// A copy without pixels/labels (used by constructors above).
@@ -422,6 +380,41 @@ pub fn stratified_indices(labels: impl IntoIterator<Item = usize>, classes: usiz
 }
 
 #[cfg(test)]
+impl Dataset {
+    /// Number of images per class, indexed by label.
+    pub(crate) fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.classes.len()];
+        for &l in &self.labels {
+            counts[l as usize] += 1;
+        }
+        counts
+    }
+
+    /// Per-channel mean and standard deviation of the pixels on the `[0, 1]`
+    /// scale (population std over all images and positions).
+    pub(crate) fn channel_stats(&self) -> (Vec<f64>, Vec<f64>) {
+        let plane = self.height * self.width;
+        let mut sum = vec![0u64; self.channels];
+        let mut sum_sq = vec![0u64; self.channels];
+        for (j, chunk) in self.images.chunks_exact(plane.max(1)).enumerate() {
+            let c = j % self.channels;
+            // Histogram-free exact integer sums; u64 cannot overflow here.
+            let (mut s, mut q) = (0u64, 0u64);
+            for &v in chunk {
+                s += v as u64;
+                q += (v as u64) * (v as u64);
+            }
+            sum[c] += s;
+            sum_sq[c] += q;
+        }
+        let n = (self.len * plane).max(1) as f64;
+        let mean: Vec<f64> = sum.iter().map(|&s| s as f64 / n / 255.0).collect();
+        let std = sum_sq.iter().zip(&mean).map(|(&q, &m)| (q as f64 / n / (255.0 * 255.0) - m * m).max(0.0).sqrt()).collect();
+        (mean, std)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -448,7 +441,7 @@ mod tests {
     fn image_returns_the_chw_slice_of_sample_i() {
         let d = toy(3);
         assert_eq!(d.image(1), &d.images[24..48]);
-        assert_eq!(d.label(2), 2);
+        assert_eq!(d.labels[2], 2);
     }
 
     #[test]

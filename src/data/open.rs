@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::cache::{CacheStatus, load_or_build_with_status};
+use super::cache::{CacheStatus, load_or_build};
 use super::error::DataError;
 use super::{DatasetKind, FASHION_MNIST_DIR, Splits, SyntheticSpec, load_cifar10, load_fashion_mnist};
 
@@ -151,7 +151,7 @@ pub fn open(kind: DatasetKind, path: Option<&Path>, cache_dir: &Path, verbose: b
             if verbose {
                 eprintln!("loading {kind} from {}", source.display());
             }
-            let (splits, status, cache_file) = load_or_build_with_status(&source, cache_dir, builder)?;
+            let (splits, status, cache_file) = load_or_build(&source, cache_dir, builder)?;
             if verbose {
                 let how = match status {
                     CacheStatus::Hit => "read from cache",
