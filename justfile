@@ -118,8 +118,10 @@ bench-paired-libtorch rounds="3":
 # The same on LibTorch with PyTorch given relusym's heap setting (glibc's MALLOC_MMAP_MAX_=0 and
 # MALLOC_TRIM_THRESHOLD_, src/allocator.rs): how much of each ratio is the allocator.
 # Writes results/cpu/bench-paired-libtorch-pytorch-heap.json.
-# `out` names another file for a run on another machine (the one committed beside it:
-# `just bench-paired-libtorch-pytorch-heap 3 results/cpu/bench-paired-libtorch-pytorch-heap-intel-xeon.json`).
+# `out` names another file for a run on another machine (the ones committed beside it:
+# `just bench-paired-libtorch-pytorch-heap 3 results/cpu/bench-paired-libtorch-pytorch-heap-intel-xeon-auto.json`,
+# and with RELUSYM_LAYOUT=channels-last or nchw the -intel-xeon and -intel-xeon-nchw files).
+# relusym measures LibTorch's batch layout per width unless RELUSYM_LAYOUT fixes it.
 bench-paired-libtorch-pytorch-heap rounds="3" out="results/cpu/bench-paired-libtorch-pytorch-heap.json":
     #!/usr/bin/env bash
     set -euo pipefail

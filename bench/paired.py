@@ -7,10 +7,11 @@ PyTorch first in even ones, so slow drifts of the machine cancel):
 * VGG11 training steps and inference at widths 0.25 / 0.5 / 1, batch 500, without and with
   BatchNorm: `relusym bench --widths W ...` against `bench/torch_vgg.py --widths W ...` (one process
   per width, so each process's peak memory belongs to one width), and against the same with
-  `--channels-last`. On LibTorch relusym's batches are laid out channels-last in memory
-  (`src/batches.rs`), which its convolutions run up to twice as fast for inference; PyTorch's
-  default layout is the other one, so each throughput row carries both PyTorch layouts and both
-  ratios;
+  `--channels-last`. On LibTorch relusym lays its batches out in whichever memory layout it
+  measures to be faster for the model (`src/batches.rs`, `choose_layout`; channels-last runs small
+  widths up to twice as fast), unless RELUSYM_LAYOUT fixes one, and each row records which it used;
+  PyTorch's default layout is the plain one, so each throughput row carries both PyTorch layouts and
+  both ratios;
 * the whole flip-self merge pipeline on the same exported weights (each side's own `total` seconds:
   matching, statistics, merge + repair, evaluation; and separately the process's wall time): `relusym merge --a CK --flip
   --method activation --repair R --alphas 0,0.5,1 --stats-images 5000` against
@@ -126,6 +127,7 @@ class Row:
         self.task, self.setting, self.unit, self.higher = task, setting, unit, higher_is_better
         self.relusym, self.pytorch, self.pytorch_cl = [], [], []
         self.relusym_rss, self.pytorch_rss, self.pytorch_cl_rss, self.load = [], [], [], []
+        self.relusym_cl = []  # per round: whether relusym's inputs were channels-last
 
     def add(self, side, value, rss, load):
         getattr(self, side).append(value)
@@ -143,6 +145,8 @@ class Row:
             "ratios_channels_last": self.ratios(self.pytorch_cl),
             "pytorch_channels_last_max_rss_mib": self.pytorch_cl_rss,
         }
+        if self.relusym_cl:
+            extra["relusym_channels_last"] = self.relusym_cl
         return {
             "task": self.task,
             "setting": self.setting,
@@ -224,6 +228,10 @@ def main():
                     if side == "relusym" and a.device == "libtorch" and not report["device"].startswith("libtorch"):
                         sys.exit(f"{a.relusym} was built without the libtorch feature (it ran on {report['device']})")
                     res = report["rows"][0]
+                    if side == "relusym":
+                        layout = res.get("layout") or {}
+                        for task in ("training", "inference"):
+                            row(task, setting, "images/s", True).relusym_cl.append(bool(layout.get("channels_last", False)))
                     row("training", setting, "images/s", True).add(side, res["train_images_per_s"], rss, load)
                     row("inference", setting, "images/s", True).add(side, res["infer_images_per_s"], rss, load)
                     print(f"round {r + 1} {side:8} {setting}: train {res['train_images_per_s']:.0f}, inference {res['infer_images_per_s']:.0f} images/s, {rss:.0f} MiB", flush=True)
@@ -253,8 +261,10 @@ def main():
         "pytorch": torch.__version__,
         "relusym": a.relusym,
         "relusym_device": a.device,
-        # src/batches.rs: prefers_channels_last (RELUSYM_LAYOUT=nchw keeps LibTorch's batches plain)
-        "relusym_channels_last": a.device == "libtorch" and os.environ.get("RELUSYM_LAYOUT", "channels-last") != "nchw",
+        # src/batches.rs: on LibTorch RELUSYM_LAYOUT fixes the batches' layout, or (auto, the
+        # default) relusym measures both per model; each throughput row records what it used
+        "relusym_layout": os.environ.get("RELUSYM_LAYOUT", "auto") if a.device == "libtorch" else "nchw",
+        "relusym_channels_last": a.device == "libtorch" and os.environ.get("RELUSYM_LAYOUT", "auto") == "channels-last",
         "relusym_heap": relusym_heap or "glibc-default",
         "pytorch_heap": a.pytorch_heap,
         "rounds": a.rounds,

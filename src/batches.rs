@@ -1,16 +1,21 @@
 //! Device batches from a host [`Dataset`]: in order (evaluation, statistics) or shuffled and
 //! augmented (training, REPAIR-style statistics on the augmented training stream).
 //!
-//! Every image batch is an `[N, C, H, W]` tensor. On LibTorch its memory is laid out
+//! Every image batch is an `[N, C, H, W]` tensor. On LibTorch its memory may be laid out
 //! channels-last (`[N, H, W, C]`, viewed through a permutation; [`image_batch`]): oneDNN's
-//! convolutions run VGG11 inference 1.2–1.9 times as fast on it and keep that layout through the
-//! network. flex's training at width 0.25 was 7–18 % slower with it, so flex and wgpu keep the
-//! plain layout (both measured in the book's Speed chapter). The values are the same either way.
-//! Which layout is faster on LibTorch depends on the machine and the width (on one 2-core Intel
-//! Xeon PyTorch's plain layout trained VGG11 at width 1 faster), so `RELUSYM_LAYOUT=nchw` keeps
-//! LibTorch's batches plain too ([`LAYOUT_VAR`]; `channels-last`, the default, or `nchw`).
+//! convolutions run VGG11 inference at widths 0.25 and 0.5 up to twice as fast on it and keep that
+//! layout through the network. flex's training at width 0.25 was 7–18 % slower with it, so flex
+//! and wgpu keep the plain layout (both measured in the book's Speed chapter). The values are the
+//! same either way. Which layout is faster on LibTorch depends on the machine and the width (on
+//! one 2-core Intel Xeon the plain layout trained VGG11 at width 1 faster), so the commands measure
+//! both on their model before they start ([`choose_layout`]); `RELUSYM_LAYOUT=channels-last` or
+//! `nchw` fixes the layout instead ([`LAYOUT_VAR`]).
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Instant;
+
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
 
 use crate::data::{Augment, BatchPlan, Dataset, Normalize, fill_batch, fill_labels};
 
@@ -110,35 +115,71 @@ fn channels_last_tensor(x_nhwc: Vec<f32>, [n, c, h, w]: [usize; 4], device: &Dev
     Tensor::<4>::from_data(TensorData::new(x_nhwc, [n, h, w, c]), device).permute(NHWC_AS_NCHW)
 }
 
-/// The environment variable that picks LibTorch's batch layout: `channels-last` (the default)
-/// or `nchw`. Other devices always use the plain layout.
+/// The environment variable that picks LibTorch's batch layout: `auto` (the default: measured
+/// per model by [`choose_layout`]), `channels-last` or `nchw`. Other devices always use the plain
+/// layout.
 pub const LAYOUT_VAR: &str = "RELUSYM_LAYOUT";
 
-/// Whether LibTorch's batches are channels-last, as [`LAYOUT_VAR`]'s value asks (`None`: unset);
-/// an error names the variable and the value it does not know.
-pub fn libtorch_channels_last(value: Option<&str>) -> Result<bool, String> {
-    match value {
-        None | Some("channels-last") => Ok(true),
-        Some("nchw") => Ok(false),
-        Some(other) => Err(format!("{LAYOUT_VAR}={other}: expected `channels-last` or `nchw`")),
+/// How LibTorch's batches are laid out ([`LAYOUT_VAR`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayoutSetting {
+    /// Whichever layout [`choose_layout`] measured to be faster for the model at hand
+    /// (channels-last until a command has measured).
+    Auto,
+    /// Always channels-last.
+    ChannelsLast,
+    /// Always the plain layout.
+    Nchw,
+}
+
+impl LayoutSetting {
+    /// The setting [`LAYOUT_VAR`]'s value asks for (`None`: unset, i.e. `auto`); an error names
+    /// the variable and the value it does not know.
+    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+        match value {
+            None | Some("auto") => Ok(Self::Auto),
+            Some("channels-last") => Ok(Self::ChannelsLast),
+            Some("nchw") => Ok(Self::Nchw),
+            Some(other) => Err(format!("{LAYOUT_VAR}={other}: expected `auto`, `channels-last` or `nchw`")),
+        }
+    }
+
+    /// [`LayoutSetting::parse`] of this process's environment (`relusym` calls it at start-up to
+    /// reject an unknown value).
+    pub fn from_env() -> Result<Self, String> {
+        Self::parse(std::env::var(LAYOUT_VAR).ok().as_deref())
+    }
+
+    /// The setting's name, as [`LAYOUT_VAR`] spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::ChannelsLast => "channels-last",
+            Self::Nchw => "nchw",
+        }
     }
 }
 
-/// [`libtorch_channels_last`] for this process's environment (`relusym` calls it at start-up to
-/// reject an unknown value).
-pub fn libtorch_layout_from_env() -> Result<bool, String> {
-    libtorch_channels_last(std::env::var(LAYOUT_VAR).ok().as_deref())
+/// [`LayoutSetting::from_env`], read once; an unknown value falls back to the default here.
+fn layout_setting() -> LayoutSetting {
+    static SETTING: std::sync::OnceLock<LayoutSetting> = std::sync::OnceLock::new();
+    *SETTING.get_or_init(|| LayoutSetting::from_env().unwrap_or(LayoutSetting::Auto))
 }
 
-/// [`libtorch_layout_from_env`], read once; an unknown value falls back to the default here.
+/// The layout [`choose_layout`] last measured to be faster: 0 none yet, 1 plain, 2 channels-last.
+static MEASURED: AtomicU8 = AtomicU8::new(0);
+
+/// Whether LibTorch's batches are channels-last now: as [`LAYOUT_VAR`] fixes it, else as
+/// [`choose_layout`] last measured (channels-last before any measurement).
 fn libtorch_layout() -> bool {
-    static CHANNELS_LAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *CHANNELS_LAST.get_or_init(|| libtorch_layout_from_env().unwrap_or(true))
+    match layout_setting() {
+        LayoutSetting::ChannelsLast => true,
+        LayoutSetting::Nchw => false,
+        LayoutSetting::Auto => MEASURED.load(Ordering::Relaxed) != 1,
+    }
 }
 
-/// Whether batches for `device` are laid out channels-last (LibTorch's unless [`LAYOUT_VAR`] says
-/// `nchw`; see the module docs).
-pub fn prefers_channels_last(device: &Device) -> bool {
+fn is_libtorch(device: &Device) -> bool {
     #[cfg(feature = "libtorch")]
     #[allow(deprecated)]
     let libtorch = device.clone().inner() == Device::libtorch();
@@ -147,7 +188,81 @@ pub fn prefers_channels_last(device: &Device) -> bool {
         let _ = device;
         false
     };
-    libtorch && libtorch_layout()
+    libtorch
+}
+
+/// Whether batches for `device` are laid out channels-last (on LibTorch as [`LAYOUT_VAR`] and
+/// [`choose_layout`] decide; see the module docs).
+pub fn prefers_channels_last(device: &Device) -> bool {
+    is_libtorch(device) && libtorch_layout()
+}
+
+/// What [`choose_layout`] decided.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayoutChoice {
+    /// Whether the batches are channels-last from now on.
+    pub channels_last: bool,
+    /// Seconds of one call of the measured work on a plain and on a channels-last batch (the
+    /// faster of [`PROBE_ROUNDS`] calls each); absent where nothing was measured (a device other
+    /// than LibTorch, or a layout fixed by [`LAYOUT_VAR`]).
+    pub probe_s: Option<[f64; 2]>,
+}
+
+impl std::fmt::Display for LayoutChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", if self.channels_last { "channels-last" } else { "plain (NCHW)" })?;
+        match self.probe_s {
+            Some([plain, cl]) => write!(f, " (measured: {plain:.3} s plain, {cl:.3} s channels-last)"),
+            None => write!(f, " ({LAYOUT_VAR}={})", layout_setting().name()),
+        }
+    }
+}
+
+/// Whether [`choose_layout`] measures on `device` (LibTorch, [`LAYOUT_VAR`] unset or `auto`), so
+/// that a caller builds what the measurement needs only then.
+pub fn measures_layout(device: &Device) -> bool {
+    is_libtorch(device) && layout_setting() == LayoutSetting::Auto
+}
+
+/// Timed calls per layout in [`choose_layout`], after one untimed call each.
+pub const PROBE_ROUNDS: usize = 2;
+
+/// An `[N, C, H, W]` batch of N(0, 1) values on `device`, laid out channels-last or plainly.
+pub fn random_batch([n, c, h, w]: [usize; 4], channels_last: bool, device: &Device) -> Tensor<4> {
+    if channels_last {
+        Tensor::<4>::random([n, h, w, c], Distribution::Normal(0.0, 1.0), device).permute(NHWC_AS_NCHW)
+    } else {
+        Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.0, 1.0), device)
+    }
+}
+
+/// Settle the layout of this process's LibTorch batches for the model at hand. Where
+/// [`LAYOUT_VAR`] is `auto` (the default) and `device` is LibTorch: run `work` (a forward pass, or
+/// a training step, that reads its result back) on a random batch of `dims` in each layout, once
+/// untimed and [`PROBE_ROUNDS`] times timed, alternating, and keep the layout of the faster
+/// minimum for every batch built from now on (a later call measures again, for its model).
+/// Which layout is faster depends on the machine and the width: channels-last ran VGG11 at widths
+/// 0.25 and 0.5 up to twice as fast on both machines of the Speed chapter, the plain layout
+/// trained width 1 faster on one of them. Elsewhere `work` is not run and the fixed layout is
+/// returned.
+pub fn choose_layout(device: &Device, dims: [usize; 4], mut work: impl FnMut(Tensor<4>)) -> LayoutChoice {
+    if !measures_layout(device) {
+        return LayoutChoice { channels_last: prefers_channels_last(device), probe_s: None };
+    }
+    let mut best = [f64::INFINITY; 2];
+    for round in 0..=PROBE_ROUNDS {
+        for (k, channels_last) in [(0, false), (1, true)] {
+            let x = random_batch(dims, channels_last, device);
+            let t = Instant::now();
+            work(x);
+            if round > 0 {
+                best[k] = best[k].min(t.elapsed().as_secs_f64());
+            }
+        }
+    }
+    let channels_last = best[1] <= best[0];
+    MEASURED.store(if channels_last { 2 } else { 1 }, Ordering::Relaxed);
+    LayoutChoice { channels_last, probe_s: Some(best) }
 }
 
 /// The `[N, C, H, W]` tensor of a batch given on the host in that order, laid out as
@@ -193,12 +308,27 @@ mod tests {
     }
 
     #[test]
-    fn libtorch_layout_is_channels_last_unless_the_environment_asks_for_nchw() {
-        assert_eq!(libtorch_channels_last(None), Ok(true));
-        assert_eq!(libtorch_channels_last(Some("channels-last")), Ok(true));
-        assert_eq!(libtorch_channels_last(Some("nchw")), Ok(false));
-        let err = libtorch_channels_last(Some("NHWC")).unwrap_err();
+    fn libtorch_layout_is_measured_unless_the_environment_fixes_it() {
+        assert_eq!(LayoutSetting::parse(None), Ok(LayoutSetting::Auto));
+        for s in [LayoutSetting::Auto, LayoutSetting::ChannelsLast, LayoutSetting::Nchw] {
+            assert_eq!(LayoutSetting::parse(Some(s.name())), Ok(s));
+        }
+        let err = LayoutSetting::parse(Some("NHWC")).unwrap_err();
         assert!(err.contains(LAYOUT_VAR) && err.contains("NHWC"), "{err}");
+    }
+
+    #[test]
+    fn a_layout_is_only_measured_on_libtorch() {
+        // flex keeps the plain layout and never runs the work; LibTorch's side is tests/libtorch.rs
+        let choice = choose_layout(&Device::flex(), [2, 3, 4, 4], |_| panic!("measured on flex"));
+        assert_eq!(choice, LayoutChoice { channels_last: false, probe_s: None });
+    }
+
+    #[test]
+    fn random_batches_have_the_asked_shape_in_either_layout() {
+        for cl in [false, true] {
+            assert_eq!(random_batch([2, 3, 4, 5], cl, &Device::flex()).dims(), [2, 3, 4, 5]);
+        }
     }
 
     #[test]

@@ -7,10 +7,10 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
-use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::batches::{NHWC_AS_NCHW, prefers_channels_last};
+use crate::batches::{LayoutChoice, choose_layout, prefers_channels_last, random_batch};
 use crate::device::ChosenDevice;
 use crate::nets::{VggConfig, VggError};
 
@@ -31,21 +31,16 @@ pub struct BenchRow {
     pub train_steps: usize,
     /// Parameters.
     pub params: usize,
-}
-
-/// `[batch, 3, 32, 32]` N(0, 1) images, laid out as the loader lays out batches for `device`.
-fn random_batch(batch: usize, device: &Device) -> Tensor<4> {
-    if prefers_channels_last(device) {
-        Tensor::<4>::random([batch, 32, 32, 3], Distribution::Normal(0.0, 1.0), device).permute(NHWC_AS_NCHW)
-    } else {
-        Tensor::<4>::random([batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), device)
-    }
+    /// The layout of the inputs, as measured or fixed before the timed steps
+    /// ([`choose_layout`]; absent in reports written before it existed).
+    #[serde(default)]
+    pub layout: Option<LayoutChoice>,
 }
 
 /// Measure training and inference throughput of VGG11 at `width` on `device`: `warmup` untimed
 /// steps, then `steps` timed ones (each ends with a read of the loss, so device work is included).
-/// The random inputs are laid out in memory as [`crate::batches::Loader`]'s and the trainer's
-/// batches are on `device` ([`prefers_channels_last`]).
+/// The random inputs are laid out in memory as the trainer's batches are on `device`: the layout
+/// is chosen first, by timing a training step in both ([`choose_layout`]; LibTorch only).
 pub fn bench_width(device: &ChosenDevice, width: f64, batch_norm: bool, batch: usize, warmup: usize, steps: usize) -> Result<BenchRow, VggError> {
     let ad = device.device.clone().autodiff();
     let mut model = VggConfig::vgg11(width).with_batch_norm(batch_norm).init(&ad, 0)?;
@@ -55,8 +50,11 @@ pub fn bench_width(device: &ChosenDevice, width: f64, batch_norm: bool, batch: u
         .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
         .init();
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
-    let x = random_batch(batch, &ad);
     let y = Tensor::<1, Int>::from_data(TensorData::new((0..batch as i64).map(|i| i % 10).collect::<Vec<_>>(), [batch]), &ad);
+    let layout = choose_layout(&ad, [batch, 3, 32, 32], |x| {
+        let _ = GradientsParams::from_grads(loss_fn.forward(model.forward(x), y.clone()).backward(), &model);
+    });
+    let x = random_batch([batch, 3, 32, 32], prefers_channels_last(&ad), &ad);
     let mut timed = 0.0;
     for s in 0..warmup + steps {
         let t = Instant::now();
@@ -70,7 +68,7 @@ pub fn bench_width(device: &ChosenDevice, width: f64, batch_norm: bool, batch: u
         }
     }
     let inference = model.valid();
-    let xi = random_batch(batch, &device.device);
+    let xi = random_batch([batch, 3, 32, 32], prefers_channels_last(&device.device), &device.device);
     let _ = inference.forward(xi.clone()).sum().into_scalar::<f32>();
     let reps = steps.max(1);
     let t = Instant::now();
@@ -86,5 +84,6 @@ pub fn bench_width(device: &ChosenDevice, width: f64, batch_norm: bool, batch: u
         infer_images_per_s: (batch * reps) as f64 / infer.max(1e-9),
         train_steps: steps,
         params,
+        layout: Some(layout),
     })
 }

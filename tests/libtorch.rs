@@ -14,7 +14,7 @@ use burn::tensor::module::{batch_norm, batch_norm_train, conv2d};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::*;
-use relu_symmetries::batches::prefers_channels_last;
+use relu_symmetries::batches::{PROBE_ROUNDS, choose_layout, prefers_channels_last};
 use relu_symmetries::device::DeviceChoice;
 use relu_symmetries::experiments::merge::{MergeConfig, Method, Partner, merge_experiment};
 use relu_symmetries::merge::RepairMode;
@@ -34,13 +34,28 @@ fn libtorch_is_the_backend_it_claims_to_be() {
 }
 
 #[test]
-fn batches_are_channels_last_on_libtorch_only() {
+fn libtorch_measures_both_batch_layouts_and_keeps_the_faster_flex_keeps_the_plain_one() {
     let libtorch = DeviceChoice::Libtorch.resolve().device;
-    assert!(prefers_channels_last(&libtorch) && prefers_channels_last(&libtorch.clone().autodiff()));
+    for slow_channels_last in [true, false] {
+        let mut calls = 0;
+        let choice = choose_layout(&libtorch, [2, 3, 8, 8], |x| {
+            assert_eq!(x.dims(), [2, 3, 8, 8]);
+            // calls alternate plain, channels-last; the slow layout sleeps
+            if (calls % 2 == 1) == slow_channels_last {
+                std::thread::sleep(std::time::Duration::from_millis(30));
+            }
+            calls += 1;
+        });
+        assert_eq!(calls, 2 * (1 + PROBE_ROUNDS), "one untimed and PROBE_ROUNDS timed calls per layout");
+        assert_eq!(choice.channels_last, !slow_channels_last, "{choice}");
+        let [plain, cl] = choice.probe_s.expect("measured on LibTorch");
+        assert!(if slow_channels_last { cl > plain + 0.02 } else { plain > cl + 0.02 }, "{choice}");
+    }
+    let flex = choose_layout(&Device::flex().autodiff(), [2, 3, 8, 8], |_| panic!("measured on flex"));
+    assert!(!flex.channels_last && flex.probe_s.is_none());
     assert!(!prefers_channels_last(&Device::flex()) && !prefers_channels_last(&Device::flex().autodiff()));
 }
 
-/// `n` values spread over [-1, 1], different for each `seed`.
 fn values(n: usize, seed: usize) -> Vec<f32> {
     (0..n).map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0 - 1.0).collect()
 }

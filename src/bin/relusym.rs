@@ -490,7 +490,7 @@ struct BenchArgs {
 
 fn main() -> Result<()> {
     relu_symmetries::allocator::keep_freed_memory();
-    relu_symmetries::batches::libtorch_layout_from_env().map_err(anyhow::Error::msg)?;
+    relu_symmetries::batches::LayoutSetting::from_env().map_err(anyhow::Error::msg)?;
     let cli = Cli::parse();
     match cli.command {
         Command::Train(a) => cmd_train(a),

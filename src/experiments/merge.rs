@@ -23,7 +23,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::align::{LayerStats, PermSet, PermSpec, WeightMatchingOptions, activation_stats, perms_from_stats, weight_matching, weight_matching_from};
-use crate::batches::Loader;
+use crate::batches::{Loader, choose_layout};
 use crate::data::{Augment, Splits};
 use crate::merge::{
     MergeError, RepairMode, RepairStats, endpoint_pre_stats, interpolate, permute_model, pre_activation_stats, repair, repair_closed_form, reset_batch_norm,
@@ -292,7 +292,8 @@ pub struct Timings {
     pub merge_repair: f64,
     /// Test-set evaluation over the grid.
     pub evaluate: f64,
-    /// Everything.
+    /// Everything, with (on LibTorch) measuring which batch layout is faster
+    /// ([`crate::batches::choose_layout`]).
     pub total: f64,
 }
 
@@ -362,6 +363,14 @@ pub fn merge_experiments<N: Network>(
     }
     for &r in repairs {
         check_repair(r, a.has_batch_norm())?;
+    }
+    let t = Instant::now();
+    let layout = choose_layout(device, [cfg.batch_size, splits.test.channels, splits.test.height, splits.test.width], |x| {
+        let _ = a.forward(x).sum().into_scalar::<f32>();
+    });
+    let layout_seconds = t.elapsed().as_secs_f64();
+    if show && layout.probe_s.is_some() {
+        eprintln!("batches laid out {layout}");
     }
     let (alignment, pass) = align_with_stats(a, partner, cfg, splits, device, show)?;
     let b = permute_model(partner, &alignment.perms)?;
@@ -437,7 +446,7 @@ pub fn merge_experiments<N: Network>(
             curve.push(MergePoint { alpha, accuracy, loss, full: None });
         }
         let points: Vec<CurvePoint> = curve.iter().map(|p| CurvePoint { alpha: p.alpha, accuracy: p.accuracy, loss: p.loss }).collect();
-        timings.total = alignment.seconds + stats_seconds + endpoint_seconds + mode_start.elapsed().as_secs_f64();
+        timings.total = layout_seconds + alignment.seconds + stats_seconds + endpoint_seconds + mode_start.elapsed().as_secs_f64();
         outcomes.push(MergeOutcome {
             config: MergeConfig { repair: mode, ..cfg.clone() },
             barriers: barriers(&points),

@@ -190,15 +190,16 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
         written.push(p);
     }
     // relusym on flex (the default build) and on burn's LibTorch backend (the `libtorch` feature);
-    // the last three against PyTorch given relusym's heap setting, the second and third on another
-    // machine (an Intel Xeon), the third with LibTorch's batches in the plain layout
-    // (`RELUSYM_LAYOUT=nchw`).
+    // the last four against PyTorch given relusym's heap setting, the last three on another machine
+    // (an Intel Xeon): LibTorch's batches channels-last, plain (`RELUSYM_LAYOUT=nchw`), and in the
+    // layout relusym measured per width (`auto`, the default since).
     for name in [
         "bench-paired",
         "bench-paired-libtorch",
         "bench-paired-libtorch-pytorch-heap",
         "bench-paired-libtorch-pytorch-heap-intel-xeon",
         "bench-paired-libtorch-pytorch-heap-intel-xeon-nchw",
+        "bench-paired-libtorch-pytorch-heap-intel-xeon-auto",
     ] {
         if let Some(v) = read_result::<PairedBench>(&results.join(format!("{name}.json")))? {
             let p = out.join(format!("{name}.md"));

@@ -116,6 +116,9 @@ impl fmt::Display for BenchReport {
                 "width {:<6} train {:>8.1} img/s   inference {:>8.1} img/s   ({} params)",
                 r.width, r.train_images_per_s, r.infer_images_per_s, r.params
             )?;
+            if let Some(layout) = &r.layout {
+                writeln!(f, "             inputs {layout}")?;
+            }
         }
         Ok(())
     }
@@ -490,6 +493,10 @@ pub struct PairedBench {
     /// LibTorch since 2026-12-06; files written before say nothing: they were not).
     #[serde(default)]
     pub relusym_channels_last: bool,
+    /// relusym's `RELUSYM_LAYOUT` on LibTorch (`auto`: measured per model, each row records the
+    /// outcome in [`PairedRow::relusym_channels_last`]); absent in files written before it existed.
+    #[serde(default)]
+    pub relusym_layout: Option<String>,
     /// How relusym's process treated freed memory ([`crate::allocator`]; files written before
     /// the setting existed: glibc's defaults).
     #[serde(default)]
@@ -541,6 +548,10 @@ pub struct PairedRow {
     /// Peak resident memory of channels-last PyTorch's process per round, MiB.
     #[serde(default)]
     pub pytorch_channels_last_max_rss_mib: Vec<f64>,
+    /// Throughput rows: per round, whether relusym's inputs were channels-last (as it measured or
+    /// was told; empty in files written before rows recorded it).
+    #[serde(default)]
+    pub relusym_channels_last: Vec<bool>,
 }
 
 /// The median of `v` (mean of the middle two for an even length); `None` when empty.
@@ -605,7 +616,13 @@ impl PairedBench {
                 DeviceChoice::Gpu => "burn's wgpu backend",
                 DeviceChoice::Cpu | DeviceChoice::Auto => "burn's flex backend",
             },
-            if self.relusym_channels_last { ", inputs laid out channels-last" } else { "" },
+            match self.relusym_layout.as_deref() {
+                Some("auto") => ", batch layout measured per width: the layout column",
+                Some("channels-last") => ", inputs laid out channels-last",
+                Some(_) => "",
+                None if self.relusym_channels_last => ", inputs laid out channels-last",
+                None => "",
+            },
             self.relusym_heap.short(),
             self.pytorch,
             self.pytorch_heap.short(),
@@ -618,11 +635,22 @@ impl PairedBench {
                 continue;
             }
             let _ = writeln!(t, "**VGG11 {task}, batch {}** (images/s, medians; ratio = relusym / PyTorch, median and range over rounds)\n", self.batch);
-            t.push_str("| setting | relusym | PyTorch | ratio | peak MiB relusym / PyTorch |\n|---|---|---|---|---|\n");
+            let layouts = rows.iter().any(|r| !r.relusym_channels_last.is_empty());
+            t.push_str(if layouts {
+                "| setting | relusym (layout) | PyTorch | ratio | peak MiB relusym / PyTorch |\n|---|---|---|---|---|\n"
+            } else {
+                "| setting | relusym | PyTorch | ratio | peak MiB relusym / PyTorch |\n|---|---|---|---|---|\n"
+            });
             for &r in &rows {
+                let layout = match (r.relusym_channels_last.iter().all(|&c| c), r.relusym_channels_last.iter().any(|&c| c)) {
+                    _ if r.relusym_channels_last.is_empty() => "",
+                    (true, _) => " (channels-last)",
+                    (false, false) => " (plain)",
+                    (false, true) => " (mixed)",
+                };
                 let _ = writeln!(
                     t,
-                    "| {} | {} | {} | {} | {} / {} |",
+                    "| {} | {}{layout} | {} | {} | {} / {} |",
                     r.setting,
                     f0(median(&r.relusym)),
                     f0(median(&r.pytorch)),
@@ -637,7 +665,9 @@ impl PairedBench {
                     t,
                     "**VGG11 {task}, batch {}, against PyTorch with channels-last inputs** ({}; images/s, medians; ratio = relusym / PyTorch)\n",
                     self.batch,
-                    if self.relusym_channels_last {
+                    if self.relusym_layout.as_deref() == Some("auto") {
+                        "relusym's batches in the layout of the table above, measured per width"
+                    } else if self.relusym_channels_last {
                         "the layout of relusym's batches on this device"
                     } else {
                         "relusym's batches keep the plain layout on this device"
@@ -710,6 +740,7 @@ mod tests {
                 pytorch_channels_last: Vec::new(),
                 ratios_channels_last: Vec::new(),
                 pytorch_channels_last_max_rss_mib: Vec::new(),
+                relusym_channels_last: Vec::new(),
             }
         };
         let mut train = row("training", "width 0.25, BN", vec![100.0, 300.0, 200.0], vec![100.0, 100.0, 100.0], true);
@@ -729,6 +760,7 @@ mod tests {
             relusym: "relusym".into(),
             relusym_device: DeviceChoice::Libtorch,
             relusym_channels_last: true,
+            relusym_layout: None,
             relusym_heap: HeapPolicy::KeepFreed,
             pytorch_heap: HeapPolicy::GlibcDefault,
             rounds: 3,
@@ -756,6 +788,15 @@ mod tests {
         assert_eq!((old.relusym_heap, old.pytorch_heap), (HeapPolicy::GlibcDefault, HeapPolicy::GlibcDefault));
         let md = old.markdown();
         assert!(!md.contains("channels-last"), "no channels-last side, no second table: {md}");
+        // a measured layout per row: the row says which, the heading says it was measured
+        let mut measured = PairedBench { relusym_layout: Some("auto".into()), relusym_channels_last: false, ..bench.clone() };
+        measured.rows[0].relusym_channels_last = vec![true, true, true];
+        let mut mixed = measured.rows[0].clone();
+        (mixed.setting, mixed.relusym_channels_last) = ("width 1, BN".into(), vec![false, true, false]);
+        measured.rows.push(mixed);
+        let md = measured.markdown();
+        assert!(md.contains("batch layout measured per width") && md.contains("| relusym (layout) |"), "{md}");
+        assert!(md.contains("| width 0.25, BN | 200 (channels-last) | 100 |") && md.contains("| width 1, BN | 200 (mixed) | 100 |"), "{md}");
         assert_eq!(median(&[]), None);
     }
 

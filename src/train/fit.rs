@@ -18,7 +18,7 @@ use super::eval::{EvalMetrics, evaluate};
 use super::net::TrainableNet;
 use super::schedule::lr_at;
 use super::{TrainConfig, TrainError};
-use crate::batches::{device_batch, host_layout};
+use crate::batches::{choose_layout, device_batch, host_layout, measures_layout};
 use crate::data::{Augment, BatchPlan, Splits, fill_batch};
 use crate::device::ChosenDevice;
 use crate::group::D4;
@@ -161,6 +161,18 @@ fn train_net<M: TrainableNet>(
     let started = Instant::now();
     let (c, h, w) = (train_set.channels, train_set.height, train_set.width);
 
+    if measures_layout(&ad) {
+        // On a fresh copy of the net: a training step moves BatchNorm's running statistics.
+        let probe = M::build(cfg, c, train_set.classes.len(), &ad)?;
+        let n = cfg.batch_size.min(train_set.len).max(1);
+        let y = Tensor::<1, Int>::zeros([n], &ad);
+        let layout = choose_layout(&ad, [n, c, h, w], |x| {
+            let _ = GradientsParams::from_grads(loss_fn.forward(probe.logits(x), y.clone()).backward(), &probe);
+        });
+        if opts.progress {
+            eprintln!("batches laid out {layout}");
+        }
+    }
     let end_epoch = opts.stop_after.map_or(cfg.epochs, |s| s.min(cfg.epochs));
     for epoch in start_epoch..end_epoch {
         let epoch_start = Instant::now();
