@@ -203,6 +203,11 @@ test-libtorch:
     lib=$(bench/.venv/bin/python -c "import os, torch; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))")
     PATH="$PWD/bench/.venv/bin:$PATH" LIBTORCH_USE_PYTORCH=1 LD_LIBRARY_PATH="$lib" cargo test --features libtorch --test libtorch
 
+# The wgpu backend's test (tests/gpu.rs: training steps and a forward pass against flex) on any
+# wgpu adapter, e.g. Mesa's lavapipe (`apt-get install mesa-vulkan-drivers libvulkan1`).
+test-gpu:
+    cargo test --features gpu --test gpu -- --ignored
+
 # GPU throughput next to PyTorch-CUDA on the same card (bench/gpu.sh; for a lent GPU machine:
 # needs a Vulkan driver for wgpu and python3 with CUDA-enabled torch). Writes results/gpu/.
 bench-gpu:

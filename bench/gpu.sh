@@ -13,7 +13,7 @@ steps=${STEPS:-20}
 warmup=${WARMUP:-3}
 out=results/gpu
 mkdir -p "$out"
-cargo build --release --bin relusym
+cargo build --release --features gpu --bin relusym
 python3 -c "import torch; assert torch.cuda.is_available(), 'PyTorch sees no CUDA device'"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 for bn in "" "--batch-norm"; do

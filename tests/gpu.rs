@@ -1,10 +1,11 @@
 //! The wgpu backend: a few training steps and a forward pass compared with flex.
 //!
-//! Runs on any wgpu adapter, including Mesa's software Vulkan driver (lavapipe) that CI installs.
-//! A plain `cargo test` lists it as *ignored* (stable Rust has no run-time skip, and a test that
-//! returns early on a machine without an adapter would report "passed" for a check it never
-//! made); run it with `cargo test --test gpu -- --ignored`, which fails if no adapter exists.
-//! `.ci/run` does so whenever lavapipe is installed.
+//! Runs on any wgpu adapter, including Mesa's software Vulkan driver (lavapipe). Built only with
+//! the `gpu` feature, and then listed as *ignored* by a plain `cargo test --features gpu` (stable
+//! Rust has no run-time skip, and a test that returns early on a machine without an adapter would
+//! report "passed" for a check it never made); run it with `cargo test --features gpu --test gpu
+//! -- --ignored` (`just test-gpu`), which fails if no adapter exists. `.ci/run` type-checks it
+//! (`cargo check --features gpu --all-targets`) without running it.
 
 #![cfg(feature = "gpu")]
 
