@@ -106,13 +106,15 @@ bench-paired rounds="3":
     {{relusym}} figures --runs runs/cpu --results results/cpu --out book/src/generated
 
 # The same paired benchmark with relusym on burn's LibTorch backend (`--device libtorch`, the
-# `libtorch` feature): writes results/cpu/bench-paired-libtorch.json and regenerates the tables.
-bench-paired-libtorch rounds="3":
+# `libtorch` feature): writes results/cpu/bench-paired-libtorch.json (or `out`: the Intel Xeon's
+# run is `just bench-paired-libtorch 3 results/cpu/bench-paired-libtorch-intel-xeon-auto.json`)
+# and regenerates the tables.
+bench-paired-libtorch rounds="3" out="results/cpu/bench-paired-libtorch.json":
     #!/usr/bin/env bash
     set -euo pipefail
     just libtorch
     bench/.venv/bin/python bench/paired.py --relusym target/libtorch/relusym --device libtorch --rounds {{rounds}} \
-        --checkpoint runs/study/flip-s0 --out results/cpu/bench-paired-libtorch.json
+        --checkpoint runs/study/flip-s0 --out {{out}}
     {{relusym}} figures --runs runs/cpu --results results/cpu --out book/src/generated
 
 # The same on LibTorch with PyTorch given relusym's heap setting (glibc's MALLOC_MMAP_MAX_=0 and

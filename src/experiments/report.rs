@@ -190,9 +190,10 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
         written.push(p);
     }
     // relusym on flex (the default build) and on burn's LibTorch backend (the `libtorch` feature);
-    // the last four against PyTorch given relusym's heap setting, the last three on another machine
-    // (an Intel Xeon): LibTorch's batches channels-last, plain (`RELUSYM_LAYOUT=nchw`), and in the
-    // layout relusym measured per width (`auto`, the default since).
+    // the third to sixth against PyTorch given relusym's heap setting, the last four on another
+    // machine (an Intel Xeon): LibTorch's batches channels-last, plain (`RELUSYM_LAYOUT=nchw`), and
+    // in the layout relusym measured per width (`auto`, the default since), the last against
+    // PyTorch with glibc's defaults.
     for name in [
         "bench-paired",
         "bench-paired-libtorch",
@@ -200,6 +201,7 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
         "bench-paired-libtorch-pytorch-heap-intel-xeon",
         "bench-paired-libtorch-pytorch-heap-intel-xeon-nchw",
         "bench-paired-libtorch-pytorch-heap-intel-xeon-auto",
+        "bench-paired-libtorch-intel-xeon-auto",
     ] {
         if let Some(v) = read_result::<PairedBench>(&results.join(format!("{name}.json")))? {
             let p = out.join(format!("{name}.md"));
