@@ -253,6 +253,7 @@ def main():
             row("pipeline, wall", setting + ", with start-up and data loading", "s", False).add(side, wall, rss, load)
             print(f"round {r + 1} {side:8} pipeline: {total:.1f} s ({wall:.1f} s wall), {rss:.0f} MiB", flush=True)
 
+    layout = os.environ.get("RELUSYM_LAYOUT", "auto") if a.device == "libtorch" else "nchw"
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "cpu": cpu_model(),
@@ -263,8 +264,8 @@ def main():
         "relusym_device": a.device,
         # src/batches.rs: on LibTorch RELUSYM_LAYOUT fixes the batches' layout, or (auto, the
         # default) relusym measures both per model; each throughput row records what it used
-        "relusym_layout": os.environ.get("RELUSYM_LAYOUT", "auto") if a.device == "libtorch" else "nchw",
-        "relusym_channels_last": a.device == "libtorch" and os.environ.get("RELUSYM_LAYOUT", "auto") == "channels-last",
+        "relusym_layout": layout,
+        "relusym_channels_last": layout == "channels-last",
         "relusym_heap": relusym_heap or "glibc-default",
         "pytorch_heap": a.pytorch_heap,
         "rounds": a.rounds,

@@ -11,7 +11,7 @@
 //! both on their model before they start ([`choose_layout`]); `RELUSYM_LAYOUT=channels-last` or
 //! `nchw` fixes the layout instead ([`LAYOUT_VAR`]).
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
@@ -149,15 +149,6 @@ impl LayoutSetting {
     pub fn from_env() -> Result<Self, String> {
         Self::parse(std::env::var(LAYOUT_VAR).ok().as_deref())
     }
-
-    /// The setting's name, as [`LAYOUT_VAR`] spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::ChannelsLast => "channels-last",
-            Self::Nchw => "nchw",
-        }
-    }
 }
 
 /// [`LayoutSetting::from_env`], read once; an unknown value falls back to the default here.
@@ -166,8 +157,9 @@ fn layout_setting() -> LayoutSetting {
     *SETTING.get_or_init(|| LayoutSetting::from_env().unwrap_or(LayoutSetting::Auto))
 }
 
-/// The layout [`choose_layout`] last measured to be faster: 0 none yet, 1 plain, 2 channels-last.
-static MEASURED: AtomicU8 = AtomicU8::new(0);
+/// Whether [`choose_layout`] last measured the plain layout to be the faster (false before any
+/// measurement).
+static MEASURED_PLAIN: AtomicBool = AtomicBool::new(false);
 
 /// Whether LibTorch's batches are channels-last now: as [`LAYOUT_VAR`] fixes it, else as
 /// [`choose_layout`] last measured (channels-last before any measurement).
@@ -175,7 +167,7 @@ fn libtorch_layout() -> bool {
     match layout_setting() {
         LayoutSetting::ChannelsLast => true,
         LayoutSetting::Nchw => false,
-        LayoutSetting::Auto => MEASURED.load(Ordering::Relaxed) != 1,
+        LayoutSetting::Auto => !MEASURED_PLAIN.load(Ordering::Relaxed),
     }
 }
 
@@ -213,7 +205,7 @@ impl std::fmt::Display for LayoutChoice {
         write!(f, "{}", if self.channels_last { "channels-last" } else { "plain (NCHW)" })?;
         match self.probe_s {
             Some([plain, cl]) => write!(f, " (measured: {plain:.3} s plain, {cl:.3} s channels-last)"),
-            None => write!(f, " ({LAYOUT_VAR}={})", layout_setting().name()),
+            None => write!(f, " (not measured)"),
         }
     }
 }
@@ -261,7 +253,7 @@ pub fn choose_layout(device: &Device, dims: [usize; 4], mut work: impl FnMut(Ten
         }
     }
     let channels_last = best[1] <= best[0];
-    MEASURED.store(if channels_last { 2 } else { 1 }, Ordering::Relaxed);
+    MEASURED_PLAIN.store(!channels_last, Ordering::Relaxed);
     LayoutChoice { channels_last, probe_s: Some(best) }
 }
 
@@ -310,8 +302,8 @@ mod tests {
     #[test]
     fn libtorch_layout_is_measured_unless_the_environment_fixes_it() {
         assert_eq!(LayoutSetting::parse(None), Ok(LayoutSetting::Auto));
-        for s in [LayoutSetting::Auto, LayoutSetting::ChannelsLast, LayoutSetting::Nchw] {
-            assert_eq!(LayoutSetting::parse(Some(s.name())), Ok(s));
+        for (name, s) in [("auto", LayoutSetting::Auto), ("channels-last", LayoutSetting::ChannelsLast), ("nchw", LayoutSetting::Nchw)] {
+            assert_eq!(LayoutSetting::parse(Some(name)), Ok(s));
         }
         let err = LayoutSetting::parse(Some("NHWC")).unwrap_err();
         assert!(err.contains(LAYOUT_VAR) && err.contains("NHWC"), "{err}");

@@ -56,6 +56,7 @@ fn libtorch_measures_both_batch_layouts_and_keeps_the_faster_flex_keeps_the_plai
     assert!(!prefers_channels_last(&Device::flex()) && !prefers_channels_last(&Device::flex().autodiff()));
 }
 
+/// `n` values spread over [-1, 1], different for each `seed`.
 fn values(n: usize, seed: usize) -> Vec<f32> {
     (0..n).map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0 - 1.0).collect()
 }
