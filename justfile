@@ -172,6 +172,13 @@ bench-conv-backward:
     just bench-venv
     bench/.venv/bin/python bench/conv_backward.py --widths 0.25,1 --threads 2 --out results/cpu/conv-backward.txt
 
+# 2x2 max-pooling in PyTorch: its kernel (with indices) against the strided maxima that relusym's
+# LibTorch build runs for inference (vendor/burn-tch); writes results/cpu/max-pool.txt.
+bench-max-pool:
+    just bench-venv
+    OMP_NUM_THREADS=2 bench/.venv/bin/python bench/max_pool.py > results/cpu/max-pool.txt.tmp
+    mv results/cpu/max-pool.txt.tmp results/cpu/max-pool.txt
+
 # PyTorch for the benchmarks in bench/.venv: CPU threads only, version 2.9.0 because burn 0.22's
 # LibTorch backend (tch 0.22) links against exactly that version.
 bench-venv:

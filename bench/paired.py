@@ -16,7 +16,10 @@ PyTorch first in even ones, so slow drifts of the machine cancel):
   matching, statistics, merge + repair, evaluation; and separately the process's wall time): `relusym merge --a CK --flip
   --method activation --repair R --alphas 0,0.5,1 --stats-images 5000` against
   `bench/repair_reference.py` (the CPU port of REPAIR's notebook code), R = bn-reset for a net with
-  BatchNorm, repair otherwise.
+  BatchNorm, repair otherwise. relusym runs twice per round: as it comes, which also measures the
+  variance collapse at alpha = 1/2 (two more passes of the statistics stream), and with
+  `--no-variance-ratios`, which computes what the port computes; both are compared with the same
+  port run.
 
 For every row it records each side's value per round, the per-round ratio (relusym's speed over
 PyTorch's: > 1 means relusym is faster), the median ratio with its range, each process's peak
@@ -238,20 +241,28 @@ def main():
         if a.skip_pipeline:
             continue
         setting = f"flip-self merge, {os.path.basename(os.path.normpath(a.checkpoint))} (width {width:g}), {repair}"
+        # relusym's default also measures the variance collapse at alpha = 1/2 (two more passes of
+        # the statistics stream), which the port does not; the second relusym run computes what
+        # the port computes, and is compared with the same port run.
+        lean = setting + ", no variance ratios"
         for side in sides:
             if side == "relusym":
                 cmd = [a.relusym, "merge", "--device", a.device, "--json", "--a", a.checkpoint, "--flip", "--method", "activation", "--repair", repair,
                        "--alphas", "0,0.5,1", "--stats-images", str(a.stats_images), "--data", a.data]
+                runs = [(setting, cmd), (lean, cmd + ["--no-variance-ratios"])]
             else:
-                cmd = [py, os.path.join(HERE, "repair_reference.py"), "--weights", weights, "--data", a.data, "--width", str(width),
-                       "--stats-images", str(a.stats_images), "--threads", str(a.threads)]
-            out, wall, rss, load = run(cmd, env if side == "relusym" else torch_env)
-            # Both report their own seconds per step; `total` leaves out start-up and loading the
-            # data (relusym reads its decoded cache, the port decodes the JPEGs with PIL each run).
-            total = json_tail(out, side)["seconds"]["total"]
-            row("pipeline", setting, "s", False).add(side, total, rss, load)
-            row("pipeline, wall", setting + ", with start-up and data loading", "s", False).add(side, wall, rss, load)
-            print(f"round {r + 1} {side:8} pipeline: {total:.1f} s ({wall:.1f} s wall), {rss:.0f} MiB", flush=True)
+                runs = [(setting, [py, os.path.join(HERE, "repair_reference.py"), "--weights", weights, "--data", a.data, "--width", str(width),
+                                   "--stats-images", str(a.stats_images), "--threads", str(a.threads)])]
+            for name, cmd in runs:
+                out, wall, rss, load = run(cmd, env if side == "relusym" else torch_env)
+                # Both report their own seconds per step; `total` leaves out start-up and loading the
+                # data (relusym reads its decoded cache, the port decodes the JPEGs with PIL each run).
+                total = json_tail(out, side)["seconds"]["total"]
+                for rowname in [name] if side == "relusym" else [setting, lean]:
+                    row("pipeline", rowname, "s", False).add(side, total, rss, load)
+                if name == setting:
+                    row("pipeline, wall", setting + ", with start-up and data loading", "s", False).add(side, wall, rss, load)
+                print(f"round {r + 1} {side:8} pipeline ({name}): {total:.1f} s ({wall:.1f} s wall), {rss:.0f} MiB", flush=True)
 
     layout = os.environ.get("RELUSYM_LAYOUT", "auto") if a.device == "libtorch" else "nchw"
     result = {

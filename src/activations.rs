@@ -14,7 +14,9 @@
 //! [`stream`] is the pass; [`pair_stats`] and [`channel_stats`] are the per-tap accumulations the
 //! rest of the crate uses, [`pair_batch_norm_stats`] and [`batch_norm_stats`] the same at every
 //! BatchNorm's output. Every network in one pass sees the same batch, so joint statistics pair the
-//! same images.
+//! same images. Tap passes run the networks as [`Network::for_evaluation`] gives them (a VGG with
+//! each BatchNorm folded into its convolution: the same maps, one pass over each fewer); passes
+//! that record BatchNorm outputs keep the layers.
 
 use burn::nn::BatchNorm;
 use burn::tensor::{Device, Tensor};
@@ -89,7 +91,15 @@ fn pass<N: Network>(nets: &[&N], what: Record, loader: &Loader, device: &Device,
     let Some(first) = nets.first() else { return };
     let n_taps = first.tap_points().len();
     let bn_layers: Vec<String> = first.structure().batch_norm_layers().into_iter().map(|(l, _)| l.to_string()).collect();
-    let nets: Vec<N> = nets.iter().map(|n| n.for_inference()).collect();
+    // Taps need only the maps, so BatchNorm may be folded away; recording BatchNorm outputs
+    // needs the layers.
+    let nets: Vec<N> = nets
+        .iter()
+        .map(|n| match what {
+            Record::Taps => n.for_evaluation(),
+            Record::BatchNorms => n.for_inference(),
+        })
+        .collect();
     let device = device.clone().inner();
     for (x, _) in loader.iter(0, &device) {
         let batch = x.dims()[0];

@@ -278,6 +278,13 @@ fn gcnn_and_ordinary_barriers_run_through_one_code_path() {
     let direct = relu_symmetries::train::evaluate_on(&aligned, &Loader::ordered(&splits.test, 200), &device, &ProgressBar::hidden());
     assert!((direct.accuracy - gcnn.curve[2].accuracy).abs() < 1e-9);
     assert!((direct.loss - gcnn.curve[2].loss).abs() < 1e-4);
+    // without the variance-collapse measurement nothing else changes
+    assert_eq!(gcnn.variance_ratio_before.len(), a.convs.len());
+    assert_eq!(gcnn.variance_ratio_after.len(), a.convs.len());
+    let unmeasured = merge_experiment(&a, Partner::Flip, &MergeConfig { variance_ratios: false, ..cfg.clone() }, &splits, &device, false).unwrap();
+    assert!(unmeasured.variance_ratio_before.is_empty() && unmeasured.variance_ratio_after.is_empty());
+    let curve = |o: &relu_symmetries::experiments::merge::MergeOutcome| o.curve.iter().map(|p| (p.alpha, p.accuracy, p.loss)).collect::<Vec<_>>();
+    assert_eq!(curve(&unmeasured), curve(&gcnn));
 }
 
 /// A GCNN is its own aligned flipped copy: barrier 0, the matching finds involutions, and the

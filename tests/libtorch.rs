@@ -10,6 +10,7 @@
 mod common;
 
 use burn::module::Module;
+use burn::nn::pool::MaxPool2dConfig;
 use burn::tensor::module::{batch_norm, batch_norm_train, conv2d};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -234,6 +235,28 @@ fn relu_gradients_on_libtorch_equal_flexs_including_at_zero() {
     let (flex, tch) = (run(Device::flex()), run(DeviceChoice::Libtorch.resolve().device));
     assert_eq!(flex, tch, "ReLU gradients differ");
     assert!(flex.contains(&0.0) && flex.iter().any(|&v| v != 0.0), "the case covers both sides of 0");
+}
+
+/// 2×2 max-pooling with stride 2 on LibTorch without autodiff (two element-wise maxima over
+/// strided views, vendor/burn-tch) equals flex's pooling, for even and odd sizes, in the plain and
+/// the channels-last layout, ties included.
+#[test]
+fn max_pooling_on_libtorch_equals_flexs_for_even_and_odd_sizes_in_both_layouts() {
+    let tch = DeviceChoice::Libtorch.resolve().device;
+    let pool = MaxPool2dConfig::new([2, 2]).init();
+    for (seed, [n, c, h, w]) in [(1, [2, 3, 8, 8]), (2, [1, 4, 7, 5]), (3, [3, 2, 2, 9])] {
+        let mut v = values(n * c * h * w, seed);
+        v.iter_mut().step_by(5).for_each(|x| *x = 0.25);
+        let image = |device: &Device| Tensor::<4>::from_data(TensorData::new(v.clone(), [n, c, h, w]), device);
+        // the same values laid out channels-last: [N, H, W, C] in memory, viewed as [N, C, H, W]
+        let nhwc = image(&Device::flex()).permute([0, 2, 3, 1]).into_data();
+        let cl = Tensor::<4>::from_data(nhwc, &tch).permute([0, 3, 1, 2]);
+        let out = |t: Tensor<4>| (t.dims(), t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap());
+        let want = out(pool.forward(image(&Device::flex())));
+        assert_eq!(want.0, [n, c, h / 2, w / 2]);
+        assert_eq!(out(pool.forward(image(&tch))), want, "{n}x{c}x{h}x{w}, plain layout");
+        assert_eq!(out(pool.forward(cl)), want, "{n}x{c}x{h}x{w}, channels-last");
+    }
 }
 
 /// Trains `model` for two epochs (eight steps) on the CPU and on LibTorch from the same start:

@@ -363,6 +363,10 @@ struct MergeArgs {
     /// α grid (comma-separated; must contain 0 and 1).
     #[arg(long, value_delimiter = ',', default_value = "0,0.25,0.5,0.75,1")]
     alphas: Vec<f64>,
+    /// Skip the variance-collapse measurement at α = ½ (merged/endpoint variance per layer before
+    /// and after repair): two passes of the statistics stream fewer.
+    #[arg(long)]
+    no_variance_ratios: bool,
 }
 
 #[derive(Args)]
@@ -737,6 +741,7 @@ fn cmd_merge(args: MergeArgs) -> Result<()> {
     let mut pair = load_pair(p)?;
     pair.cfg.repair = args.repair;
     pair.cfg.alphas = args.alphas.clone();
+    pair.cfg.variance_ratios = !args.no_variance_ratios;
     let (partner, kind) = if p.flip { (mergex::Partner::Flip, MergeKind::Gcnn) } else { (mergex::Partner::Twin(&pair.partner), MergeKind::Ordinary) };
     let outcome = mergex::merge_experiment(&pair.a, partner, &pair.cfg, &pair.splits, &pair.device.device, !p.json.json)?;
     let report = MergeReport::new(p.a.clone(), pair.partner_name.clone(), kind, pair.device.description.clone(), &outcome);

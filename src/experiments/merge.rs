@@ -80,6 +80,15 @@ pub struct MergeConfig {
     pub batch_size: usize,
     /// Seed of the statistics stream and of weight matching's sweep order. Default 0.
     pub seed: u64,
+    /// Measure the variance collapse at α = ½ ([`MergeOutcome::variance_ratio_before`] and
+    /// `_after`): two more passes of the statistics stream, through the merged net before and
+    /// after repair. Default true; results written before this setting existed measured it.
+    #[serde(default = "measured")]
+    pub variance_ratios: bool,
+}
+
+fn measured() -> bool {
+    true
 }
 
 impl Default for MergeConfig {
@@ -93,6 +102,7 @@ impl Default for MergeConfig {
             eval_images: None,
             batch_size: 500,
             seed: 0,
+            variance_ratios: true,
         }
     }
 }
@@ -261,7 +271,8 @@ pub struct MergeOutcome {
     pub barriers: Barriers,
     /// Accuracy at α = ½ without alignment and without repair (for contrast).
     pub unaligned_midpoint_accuracy: Option<f64>,
-    /// Per layer: merged/endpoint pre-activation variance at α = ½, before repair.
+    /// Per layer: merged/endpoint pre-activation variance at α = ½, before repair (empty when
+    /// the grid has no ½ or [`MergeConfig::variance_ratios`] is off).
     pub variance_ratio_before: Vec<f64>,
     /// The same after repair (equal to `before` when no repair).
     pub variance_ratio_after: Vec<f64>,
@@ -288,7 +299,8 @@ pub struct Timings {
     /// Endpoint statistics (REPAIR goals and variance ratios): a pass of its own for a ResNet,
     /// next to nothing for a VGG (read off the alignment's pass).
     pub stats: f64,
-    /// Interpolation and repair over the grid.
+    /// Interpolation and repair over the grid, and the variance-collapse passes when measured
+    /// ([`MergeConfig::variance_ratios`]).
     pub merge_repair: f64,
     /// Test-set evaluation over the grid.
     pub evaluate: f64,
@@ -365,8 +377,9 @@ pub fn merge_experiments<N: Network>(
         check_repair(r, a.has_batch_norm())?;
     }
     let t = Instant::now();
+    let probe = a.for_evaluation();
     let layout = choose_layout(device, [cfg.batch_size, splits.test.channels, splits.test.height, splits.test.width], |x| {
-        let _ = a.forward(x).sum().into_scalar::<f32>();
+        let _ = probe.forward(x).sum().into_scalar::<f32>();
     });
     let layout_seconds = t.elapsed().as_secs_f64();
     if show && layout.probe_s.is_some() {
@@ -431,7 +444,7 @@ pub fn merge_experiments<N: Network>(
                 RepairMode::Repair => repair(&merged, &endpoints, alpha, &loader, device, &ProgressBar::hidden())?,
                 RepairMode::ClosedForm => repair_closed_form(&merged, &endpoints, alpha)?,
             };
-            if (alpha - 0.5).abs() < 1e-9 {
+            if cfg.variance_ratios && (alpha - 0.5).abs() < 1e-9 {
                 ratio_before = variance_ratios(&pre_activation_stats(&merged, &loader, device), &endpoints.layers);
                 ratio_after = if mode == RepairMode::None {
                     ratio_before.clone()

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use burn::nn::BatchNorm;
+use burn::tensor::module::batch_norm_train;
 use burn::tensor::{Device, Tensor};
 use indicatif::ProgressBar;
 use ndarray::{Array1, Ix1};
@@ -65,7 +66,8 @@ pub(super) fn hooked_pass<N: Network>(net: &N, hooks: &mut dyn ForwardHooks, loa
 }
 
 /// Normalises every BatchNorm with batch statistics and sums those statistics per layer (the
-/// variance unbiased, as PyTorch's running statistics are).
+/// variance unbiased, as PyTorch's running statistics are). The normalisation and the statistics
+/// are one call of the backend's training-mode BatchNorm (`aten::native_batch_norm` on LibTorch).
 #[derive(Default)]
 struct BatchStatistics(BatchMoments);
 
@@ -73,12 +75,10 @@ impl ForwardHooks for BatchStatistics {
     fn batch_norm(&mut self, layer: &str, bn: &BatchNorm, z: Tensor<4>) -> Tensor<4> {
         let [n, c, h, w] = z.dims();
         let count = (n * h * w) as f32;
-        let (mean, var) = batch_moments(&z);
-        let scale = bn.gamma.val().reshape([1, c, 1, 1]) / (var.clone() + bn.epsilon).sqrt();
-        let shift = bn.beta.val().reshape([1, c, 1, 1]) - mean.clone() * scale.clone();
-        let y = z * scale + shift;
-        self.0.add(layer, mean, var * (count / (count - 1.0).max(1.0)));
-        y
+        let out = batch_norm_train(z, bn.gamma.val(), bn.beta.val(), bn.epsilon);
+        let unbiased = count / (count - 1.0).max(1.0);
+        self.0.add(layer, out.mean.reshape([1, c, 1, 1]), out.variance.reshape([1, c, 1, 1]) * unbiased);
+        out.output
     }
 }
 

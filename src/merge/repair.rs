@@ -200,9 +200,11 @@ fn check_plain<N: Network>(net: &N) -> Result<(), MergeError> {
 }
 
 /// Statistics of one network at its repair points over one pass (BatchNorm outputs for nets with
-/// BatchNorm, pre-activations otherwise), in the order of [`repair_points`].
+/// BatchNorm, pre-activations otherwise), in the order of [`repair_points`]. In a VGG the two are
+/// the same maps (each block's BatchNorm output is its pre-activation tap), read with the
+/// BatchNorms folded away ([`Network::for_evaluation`]).
 pub fn pre_activation_stats<N: Network>(net: &N, loader: &Loader, device: &Device) -> Vec<ChannelStats> {
-    if net.has_batch_norm() {
+    if net.has_batch_norm() && net.as_vgg().is_none() {
         batch_norm_stats(net, loader, device, &ProgressBar::hidden())
     } else {
         channel_stats(net, Tap::Pre, loader, device, &ProgressBar::hidden())

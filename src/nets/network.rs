@@ -100,6 +100,15 @@ pub trait Network: Clone + std::fmt::Debug {
     /// A copy for inference: no autodiff, every BatchNorm normalising with its running statistics.
     fn for_inference(&self) -> Self;
 
+    /// A copy computing what [`Network::for_inference`]'s does, for passes that need only the
+    /// logits and the tap points: where the architecture allows, every BatchNorm is folded into
+    /// the convolution before it ([`Vgg::with_batch_norm_folded`]), which saves BatchNorm's pass
+    /// over every map. The copy may have no BatchNorm layers left to hook, so BatchNorm reset and
+    /// REPAIR use [`Network::for_inference`]. Default: [`Network::for_inference`].
+    fn for_evaluation(&self) -> Self {
+        self.for_inference()
+    }
+
     /// Whether the network has BatchNorm layers.
     fn has_batch_norm(&self) -> bool;
 
@@ -134,6 +143,9 @@ impl Network for Vgg {
     }
     fn for_inference(&self) -> Self {
         burn::module::Module::valid(self)
+    }
+    fn for_evaluation(&self) -> Self {
+        self.with_batch_norm_folded()
     }
     fn has_batch_norm(&self) -> bool {
         Vgg::has_batch_norm(self)
@@ -408,6 +420,9 @@ impl Network for Net {
     fn for_inference(&self) -> Self {
         each_wrap!(self, n => n.for_inference())
     }
+    fn for_evaluation(&self) -> Self {
+        each_wrap!(self, n => n.for_evaluation())
+    }
     fn has_batch_norm(&self) -> bool {
         Net::has_batch_norm(self)
     }
@@ -488,6 +503,34 @@ mod tests {
             let norms: BTreeMap<String, usize> = s.batch_norm_layers().iter().map(|(l, _)| (l.to_string(), 1)).collect();
             assert_eq!(count.norms, norms, "{label}");
             assert_eq!(net.has_batch_norm(), !norms.is_empty(), "{label}");
+        }
+    }
+
+    /// What the tap passes and the evaluation see: the copy for evaluation has the same logits and
+    /// the same maps at every tap as the copy for inference, for every architecture (random
+    /// BatchNorm statistics, so that folding them has work to do).
+    #[test]
+    fn the_evaluation_copy_has_the_inference_copys_logits_and_taps() {
+        #[derive(Default)]
+        struct Maps(Vec<Tensor<4>>);
+        impl ForwardHooks for Maps {
+            fn tap(&mut self, _: usize, pre: &Tensor<4>, post: &Tensor<4>) {
+                self.0.extend([pre.clone(), post.clone()]);
+            }
+        }
+        for (label, net) in nets() {
+            let net = crate::testing::with_random_batch_norms(&net, 9);
+            let (inference, evaluation) = (net.for_inference(), net.for_evaluation());
+            let x = random_images(&Device::flex(), 2, 3, 32, 5);
+            let (mut a, mut b) = (Maps::default(), Maps::default());
+            let (ya, yb) = (inference.forward_hooked(x.clone(), &mut a), evaluation.forward_hooked(x, &mut b));
+            let err = crate::testing::relative_diff(ya, yb);
+            assert!(err < 1e-5, "{label}: logits differ by {err}");
+            assert_eq!(a.0.len(), b.0.len(), "{label}");
+            for (k, (p, q)) in a.0.into_iter().zip(b.0).enumerate() {
+                let err = crate::testing::relative_diff(p, q);
+                assert!(err < 1e-5, "{label}: map {k} differs by {err}");
+            }
         }
     }
 

@@ -8,7 +8,7 @@
 //! Fashion-MNIST (1×28×28) is zero-padded to 32×32 by the data pipeline rather than changing the
 //! pooling, so that one architecture serves both datasets and the flip identity stays exact.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, PaddingConfig2d};
@@ -219,6 +219,34 @@ impl Vgg {
         self.head.forward(x.reshape([n, c * h * w]))
     }
 
+    /// The same function in inference mode with every BatchNorm folded into the convolution
+    /// before it: per output channel, with `s = γ / √(σ² + ε)` (running variance σ², running
+    /// mean μ),
+    ///
+    /// ```text
+    /// BN(W * x + b) = s·(W * x + b − μ) + β = (s·W) * x + (s·(b − μ) + β)
+    /// ```
+    ///
+    /// so the copy's convolutions carry `W' = s·W`, `b' = s·(b − μ) + β` and it has no BatchNorm
+    /// layers; its pre-activation at each tap is the BatchNorm's output. A VGG without BatchNorm
+    /// is returned as [`Module::valid`] gives it. No autodiff.
+    pub fn with_batch_norm_folded(&self) -> Vgg {
+        let mut out = Module::valid(self);
+        let norms = std::mem::take(&mut out.norms);
+        for (conv, bn) in out.convs.iter_mut().zip(&norms) {
+            let c = bn.gamma.dims()[0];
+            let scale = bn.gamma.val() / (bn.running_var.value() + bn.epsilon).sqrt();
+            let bias = match &conv.bias {
+                Some(b) => b.val(),
+                None => Tensor::zeros([c], &bn.gamma.val().device()),
+            };
+            let folded_bias = (bias - bn.running_mean.value()) * scale.clone() + bn.beta.val();
+            conv.weight = conv.weight.clone().map(|w| w * scale.reshape([c, 1, 1, 1]));
+            conv.bias = Some(Param::from_tensor(folded_bias));
+        }
+        out
+    }
+
     /// Whether the network has BatchNorm layers.
     pub fn has_batch_norm(&self) -> bool {
         !self.norms.is_empty()
@@ -402,6 +430,34 @@ mod tests {
             assert_eq!(names.len(), a.to_params().len());
             assert!(names.iter().all(|n| a.to_params().contains_key(n)));
         }
+    }
+
+    /// Folding every BatchNorm into its convolution keeps the function: the same logits and, at
+    /// every block, the folded convolution's output is the BatchNorm's (up to rounding), for
+    /// random running statistics and affine maps. A plain VGG is returned as it is.
+    #[test]
+    fn folding_batch_norm_into_the_convolutions_keeps_logits_and_pre_activations() {
+        use crate::testing::{relative_diff, with_random_batch_norms};
+        let device = Device::flex();
+        for seed in 0..3u64 {
+            let net = with_random_batch_norms(&VggConfig::vgg11(0.125).with_batch_norm(true).init(&device, seed).unwrap(), seed + 7).valid();
+            let folded = net.with_batch_norm_folded();
+            assert!(net.has_batch_norm() && !folded.has_batch_norm());
+            let x = random_images(&device, 4, 3, 32, seed + 20);
+            let mut pre = Vec::new();
+            net.forward_inspect(x.clone(), 7, |_, p, _| pre.push(p.clone()));
+            let mut i = 0;
+            folded.forward_inspect(x.clone(), 7, |_, p, _| {
+                let err = relative_diff(pre[i].clone(), p.clone());
+                assert!(err < 1e-5, "seed {seed}, block {i}: relative error {err}");
+                i += 1;
+            });
+            assert_eq!(i, 8);
+            let err = relative_diff(net.forward(x.clone()), folded.forward(x));
+            assert!(err < 1e-5, "seed {seed}: logits differ by {err}");
+        }
+        let plain = VggConfig::vgg11(0.125).init(&device, 5).unwrap();
+        assert_eq!(plain.with_batch_norm_folded().to_params(), plain.to_params());
     }
 
     /// The paper's exact fact: VGG with every kernel flipped computes f(hflip x); likewise every

@@ -46,7 +46,7 @@ pub fn evaluate<N: Network>(model: &N, ds: &Dataset, batch_size: usize, limit: O
 /// Accuracy and mean cross-entropy of `model` on every batch of `loader`, without the flipped
 /// pass (half the cost of [`evaluate_on`]).
 pub fn accuracy_and_loss<N: Network>(model: &N, loader: &Loader, device: &Device, progress: &ProgressBar) -> (f64, f64) {
-    let model = model.for_inference();
+    let model = model.for_evaluation();
     let device = device.clone().inner();
     let ce = CrossEntropyLossConfig::new().init(&device);
     let (mut n, mut correct, mut loss_sum) = (0usize, 0i64, 0f64);
@@ -120,7 +120,7 @@ struct PairedPass {
 }
 
 fn paired_pass<N: Network>(model: &N, loader: &Loader, g: D4, device: &Device, progress: &ProgressBar) -> PairedPass {
-    let model = model.for_inference();
+    let model = model.for_evaluation();
     let device = device.clone().inner();
     let ce = CrossEntropyLossConfig::new().init(&device);
     let (mut n, mut correct, mut agree, mut loss_sum, mut rel_sum) = (0usize, 0i64, 0i64, 0f64, 0f64);

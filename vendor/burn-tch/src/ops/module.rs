@@ -386,6 +386,11 @@ impl ModuleOps<Self> for LibTorch {
         dilation: [usize; 2],
         ceil_mode: bool,
     ) -> TchTensor {
+        // relu-symmetries' patch (PATCHED.md): VGG's 2×2 pooling from strided views (this method
+        // is only called without autodiff, where no indices are needed).
+        if is_2x2_stride_2(&x.tensor, kernel_size, stride, padding, dilation, ceil_mode) {
+            return TchTensor::new(max_2x2(&x.tensor));
+        }
         let tensor = tch::Tensor::max_pool2d(
             &x.tensor,
             [kernel_size[0] as i64, kernel_size[1] as i64],
@@ -699,4 +704,39 @@ mod tests {
         let expected = TensorData::from([3.0f32 * 2.0f32.ln()]);
         out.assert_approx_eq::<f32>(&expected, Tolerance::rel_abs(1e-3, 1e-3));
     }
+}
+
+// relu-symmetries' patch (PATCHED.md): VGG's pooling without autodiff, a 2×2 window with stride 2,
+// computed from strided views of the input instead of aten's pooling kernel, which also computes
+// the indices where none are needed and is several times slower in the plain layout. Strided
+// views keep a channels-last input's layout. (Computing the indices this way too, for training,
+// made training slower: the comparisons and selections over int64 maps cost about what the
+// kernel does.)
+
+/// Whether a pooling is a 2×2 window with stride 2, no padding, no dilation and floor mode, on a
+/// 4-D input.
+fn is_2x2_stride_2(
+    x: &tch::Tensor,
+    kernel_size: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    ceil_mode: bool,
+) -> bool {
+    kernel_size == [2, 2]
+        && stride == [2, 2]
+        && padding == [0, 0]
+        && dilation == [1, 1]
+        && !ceil_mode
+        && x.dim() == 4
+}
+
+/// The 2×2 max-pooling of `x` `[N, C, H, W]`: the element-wise maximum of the even and odd rows,
+/// then of the even and odd columns (a last odd row or column is left out, as floor mode does).
+/// A NaN in a window gives NaN, as aten's kernel does.
+fn max_2x2(x: &tch::Tensor) -> tch::Tensor {
+    let size = x.size();
+    let (h, w) = (size[2] - size[2] % 2, size[3] - size[3] % 2);
+    let rows = x.slice(2, 0, h, 2).maximum(&x.slice(2, 1, h, 2));
+    rows.slice(3, 0, w, 2).maximum(&rows.slice(3, 1, w, 2))
 }
