@@ -100,11 +100,12 @@ pub trait Network: Clone + std::fmt::Debug {
     /// A copy for inference: no autodiff, every BatchNorm normalising with its running statistics.
     fn for_inference(&self) -> Self;
 
-    /// A copy computing what [`Network::for_inference`]'s does, for passes that need only the
-    /// logits and the tap points: where the architecture allows, every BatchNorm is folded into
-    /// the convolution before it ([`Vgg::with_batch_norm_folded`]), which saves BatchNorm's pass
-    /// over every map. The copy may have no BatchNorm layers left to hook, so BatchNorm reset and
-    /// REPAIR use [`Network::for_inference`]. Default: [`Network::for_inference`].
+    /// A copy computing the same function as [`Network::for_inference`]'s, for passes that need
+    /// only the logits and the tap points: where the architecture allows, every BatchNorm is
+    /// folded into the convolution before it ([`Vgg::with_batch_norm_folded`]), which saves
+    /// BatchNorm's pass over every map. The copy may have no BatchNorm layers left to hook, so
+    /// BatchNorm reset and REPAIR use [`Network::for_inference`]. Default:
+    /// [`Network::for_inference`].
     fn for_evaluation(&self) -> Self {
         self.for_inference()
     }
