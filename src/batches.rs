@@ -12,6 +12,7 @@
 //! `nchw` fixes the layout instead ([`LAYOUT_VAR`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
@@ -28,12 +29,20 @@ pub struct Loader<'a> {
     augment: Option<Augment>,
     seed: u64,
     limit: usize,
+    cache: Option<Arc<OnceLock<Cached>>>,
+}
+
+/// Epoch 0's batches, built once on one device ([`Loader::cached`]).
+#[derive(Debug)]
+struct Cached {
+    device: Device,
+    batches: Vec<(Tensor<4>, Tensor<1, Int>)>,
 }
 
 impl<'a> Loader<'a> {
     /// In-order, un-augmented batches with the dataset's normalisation.
     pub fn ordered(ds: &'a Dataset, batch_size: usize) -> Self {
-        Self { ds, norm: ds.normalize(), batch_size: batch_size.max(1), augment: None, seed: 0, limit: ds.len }
+        Self { ds, norm: ds.normalize(), batch_size: batch_size.max(1), augment: None, seed: 0, limit: ds.len, cache: None }
     }
 
     /// Shuffled (seeded) batches with augmentation `aug`.
@@ -44,6 +53,20 @@ impl<'a> Loader<'a> {
     /// Use only the first `n` images (in stream order).
     pub fn limit(mut self, n: Option<usize>) -> Self {
         self.limit = n.map_or(self.ds.len, |n| n.min(self.ds.len));
+        if self.cache.is_some() {
+            self.cache = Some(Arc::default());
+        }
+        self
+    }
+
+    /// This stream with epoch 0's batches kept: the first pass of epoch 0 ([`Loader::iter`])
+    /// assembles all its batches on its device and keeps them, and every later pass of epoch 0
+    /// on that device, through this loader or a clone of it, takes the kept batches instead of
+    /// assembling, augmenting and laying them out again (the same values, in the batch layout of
+    /// the first pass). For a pipeline that streams the same images several times (the merge
+    /// experiment's statistics and test sets); the price is the whole stream held on the device.
+    pub fn cached(mut self) -> Self {
+        self.cache = Some(Arc::default());
         self
     }
 
@@ -68,7 +91,21 @@ impl<'a> Loader<'a> {
     }
 
     /// One pass (`epoch` selects the shuffle and augmentation draws) as `(images [N, C, H, W], labels [N])`.
-    pub fn iter(&self, epoch: u64, device: &Device) -> impl Iterator<Item = (Tensor<4>, Tensor<1, Int>)> + '_ {
+    pub fn iter(&self, epoch: u64, device: &Device) -> Box<dyn Iterator<Item = (Tensor<4>, Tensor<1, Int>)> + '_> {
+        if let Some(cell) = &self.cache
+            && epoch == 0
+        {
+            let kept = cell.get_or_init(|| Cached { device: device.clone(), batches: self.build(0, device).collect() });
+            // burn's device equality ignores autodiff
+            if kept.device == *device && kept.device.is_autodiff() == device.is_autodiff() {
+                return Box::new(kept.batches.iter().cloned());
+            }
+        }
+        Box::new(self.build(epoch, device))
+    }
+
+    /// One pass, assembled from the dataset.
+    fn build(&self, epoch: u64, device: &Device) -> impl Iterator<Item = (Tensor<4>, Tensor<1, Int>)> + '_ {
         let device = device.clone();
         let order: Vec<usize> = if self.augment.is_some() {
             let plan = BatchPlan::new(self.ds.len, self.ds.len, self.seed, epoch, true, false);
@@ -321,6 +358,41 @@ mod tests {
         for cl in [false, true] {
             assert_eq!(random_batch([2, 3, 4, 5], cl, &Device::flex()).dims(), [2, 3, 4, 5]);
         }
+    }
+
+    /// A cached loader streams what the loader streams, every pass; its first pass of epoch 0
+    /// keeps the batches (shared with its clones), and other epochs and devices are built anew.
+    #[test]
+    fn a_cached_loader_streams_the_same_batches_and_keeps_epoch_zeros_after_its_first_pass() {
+        let splits = crate::data::SyntheticSpec { n_train: 30, n_test: 4, seed: 2, ..crate::data::SyntheticSpec::default() }.generate();
+        let device = Device::flex();
+        let plain = Loader::augmented(&splits.train, 7, Augment::default(), 3).limit(Some(20));
+        let cached = plain.clone().cached();
+        let pass = |l: &Loader, epoch: u64, device: &Device| -> Vec<(Vec<f32>, Vec<i64>)> {
+            l.iter(epoch, device)
+                .map(|(x, y)| (x.into_data().try_to_vec::<f32>().unwrap(), y.into_data().convert::<i64>().try_to_vec::<i64>().unwrap()))
+                .collect()
+        };
+        let kept = |l: &Loader| l.cache.as_ref().is_some_and(|c| c.get().is_some());
+        assert!(!kept(&cached));
+        let first = pass(&plain, 0, &device);
+        assert_eq!(first.iter().map(|b| b.1.len()).collect::<Vec<_>>(), [7, 7, 6]);
+        assert_eq!(pass(&cached, 0, &device), first);
+        assert!(kept(&cached));
+        let clone = cached.clone();
+        assert!(kept(&clone), "clones share the kept batches");
+        assert_eq!(pass(&clone, 0, &device), first);
+        assert_eq!(pass(&cached, 0, &device), first);
+        // another epoch draws other crops and flips, and is not taken from the kept batches
+        let second = pass(&plain, 1, &device);
+        assert_ne!(second, first);
+        assert_eq!(pass(&cached, 1, &device), second);
+        // another device gets its own batches, on that device
+        let autodiff = device.clone().autodiff();
+        assert!(cached.iter(0, &autodiff).all(|(x, _)| x.device() == autodiff && x.device().is_autodiff()));
+        assert_eq!(pass(&cached, 0, &autodiff), first);
+        // a new limit starts a new cache
+        assert!(!kept(&cached.clone().limit(Some(10))));
     }
 
     #[test]

@@ -159,23 +159,22 @@ pub fn stats_loader<'a>(splits: &'a Splits, cfg: &MergeConfig) -> Loader<'a> {
 
 /// Align `partner` to `reference`.
 pub fn align<N: Network>(reference: &N, partner: &N, cfg: &MergeConfig, splits: &Splits, device: &Device, show: bool) -> Result<Alignment, MergeError> {
-    Ok(align_with_stats(reference, partner, cfg, splits, device, show)?.0)
+    Ok(align_with_stats(reference, partner, cfg, &stats_loader(splits, cfg), device, show)?.0)
 }
 
-/// [`align`], also returning the activation statistics of its pass (per hidden space, of the
-/// reference and the unaligned partner).
+/// [`align`] over the statistics stream `loader`, also returning the activation statistics of
+/// its pass (per hidden space, of the reference and the unaligned partner).
 fn align_with_stats<N: Network>(
     reference: &N,
     partner: &N,
     cfg: &MergeConfig,
-    splits: &Splits,
+    loader: &Loader,
     device: &Device,
     show: bool,
 ) -> Result<(Alignment, Vec<LayerStats>), MergeError> {
     let t = Instant::now();
-    let loader = stats_loader(splits, cfg);
     let pb = bar(loader.images() as u64, show, "statistics");
-    let stats = activation_stats(reference, partner, &loader, device, &pb);
+    let stats = activation_stats(reference, partner, loader, device, &pb);
     let act = perms_from_stats(&stats);
     pb.finish_and_clear();
     let spec = PermSpec::from_structure(&reference.structure())?;
@@ -385,12 +384,14 @@ pub fn merge_experiments<N: Network>(
     if show && layout.probe_s.is_some() {
         eprintln!("batches laid out {layout}");
     }
-    let (alignment, pass) = align_with_stats(a, partner, cfg, splits, device, show)?;
+    // Every pass below streams the same statistics images, and the evaluations the same test
+    // images: each stream's batches are built by its first pass and kept for the others.
+    let loader = stats_loader(splits, cfg).cached();
+    let (alignment, pass) = align_with_stats(a, partner, cfg, &loader, device, show)?;
     let b = permute_model(partner, &alignment.perms)?;
     let (pa, pb) = (a.to_params(), b.to_params());
-    let loader = stats_loader(splits, cfg);
     let eval_set = splits.test.evaluation_subset(cfg.eval_images);
-    let eval_loader = Loader::ordered(&eval_set, cfg.batch_size);
+    let eval_loader = Loader::ordered(&eval_set, cfg.batch_size).cached();
 
     // The endpoints' statistics at the repair points: read off the alignment's pass where the
     // repair points are its taps (VGG), else one more pass of a and the aligned partner.
