@@ -190,12 +190,12 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
         written.push(p);
     }
     // relusym on flex (the default build) and on burn's LibTorch backend (the `libtorch` feature);
-    // the third to sixth against PyTorch given relusym's heap setting, the last seven on another
+    // the third to sixth against PyTorch given relusym's heap setting, the last eight on another
     // machine (an Intel Xeon): LibTorch's batches channels-last, plain (`RELUSYM_LAYOUT=nchw`), and
     // in the layout relusym measured per width (`auto`, the default since), then against PyTorch
     // with glibc's defaults, the two `-folded` runs with BatchNorm folded and index-free
     // pooling in evaluation (against PyTorch's defaults and given relusym's heap setting), and
-    // the merge's batches kept between its passes (`-kept-batches`, against PyTorch's defaults).
+    // the merge's batches kept between its passes (`-kept-batches`, against both).
     for name in [
         "bench-paired",
         "bench-paired-libtorch",
@@ -207,6 +207,7 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
         "bench-paired-libtorch-intel-xeon-folded",
         "bench-paired-libtorch-pytorch-heap-intel-xeon-folded",
         "bench-paired-libtorch-intel-xeon-kept-batches",
+        "bench-paired-libtorch-pytorch-heap-intel-xeon-kept-batches",
     ] {
         if let Some(v) = read_result::<PairedBench>(&results.join(format!("{name}.json")))? {
             let p = out.join(format!("{name}.md"));
