@@ -179,6 +179,20 @@ bench-max-pool:
     OMP_NUM_THREADS=2 bench/.venv/bin/python bench/max_pool.py > results/cpu/max-pool.txt.tmp
     mv results/cpu/max-pool.txt.tmp results/cpu/max-pool.txt
 
+# 2x2 max-pooling in relusym's LibTorch build: the shim's kernels (plain layout) against the
+# strided maxima and aten's kernels (channels-last), forward without and with indices and the
+# gradient; writes results/cpu/max-pool-shim.txt.
+bench-max-pool-shim:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    just bench-venv
+    lib=$(bench/.venv/bin/python -c "import os, torch; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))")
+    PATH="$PWD/bench/.venv/bin:$PATH" LIBTORCH_USE_PYTORCH=1 cargo build --quiet --profile dev --features libtorch --bench max_pool_shim
+    bin=$(ls -t target/debug/deps/max_pool_shim-* | grep -v '\.d$' | head -1)
+    { echo "# $(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), OMP_NUM_THREADS=2; just bench-max-pool-shim"
+      OMP_NUM_THREADS=2 LD_LIBRARY_PATH="$lib" "$bin"; } > results/cpu/max-pool-shim.txt.tmp
+    mv results/cpu/max-pool-shim.txt.tmp results/cpu/max-pool-shim.txt
+
 # PyTorch for the benchmarks in bench/.venv: CPU threads only, version 2.9.0 because burn 0.22's
 # LibTorch backend (tch 0.22) links against exactly that version.
 bench-venv:

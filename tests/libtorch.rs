@@ -237,25 +237,87 @@ fn relu_gradients_on_libtorch_equal_flexs_including_at_zero() {
     assert!(flex.contains(&0.0) && flex.iter().any(|&v| v != 0.0), "the case covers both sides of 0");
 }
 
-/// 2×2 max-pooling with stride 2 on LibTorch without autodiff (two element-wise maxima over
-/// strided views, vendor/burn-tch) equals flex's pooling, for even and odd sizes, in the plain and
-/// the channels-last layout, ties included.
+/// Pooling test maps `(seed, [N, C, H, W])`: even and odd sizes, rows of one to sixteen 2×2
+/// windows (the shim's kernel takes four at a time, the rest one by one).
+const POOL_CASES: [(usize, [usize; 4]); 6] =
+    [(1, [2, 3, 8, 8]), (2, [1, 4, 7, 5]), (3, [3, 2, 2, 9]), (4, [2, 16, 32, 32]), (5, [1, 3, 6, 13]), (6, [2, 5, 4, 3])];
+
+/// 2×2 max-pooling with stride 2 on LibTorch without autodiff (the shim's kernel in the plain
+/// layout, two element-wise maxima over strided views in the channels-last one; vendor/burn-tch)
+/// equals flex's pooling, for even and odd sizes, ties and NaN included.
 #[test]
 fn max_pooling_on_libtorch_equals_flexs_for_even_and_odd_sizes_in_both_layouts() {
     let tch = DeviceChoice::Libtorch.resolve().device;
     let pool = MaxPool2dConfig::new([2, 2]).init();
-    for (seed, [n, c, h, w]) in [(1, [2, 3, 8, 8]), (2, [1, 4, 7, 5]), (3, [3, 2, 2, 9])] {
+    for (seed, [n, c, h, w]) in POOL_CASES {
         let mut v = values(n * c * h * w, seed);
         v.iter_mut().step_by(5).for_each(|x| *x = 0.25);
+        v.iter_mut().skip(1).step_by(37).for_each(|x| *x = f32::NAN);
         let image = |device: &Device| Tensor::<4>::from_data(TensorData::new(v.clone(), [n, c, h, w]), device);
         // the same values laid out channels-last: [N, H, W, C] in memory, viewed as [N, C, H, W]
         let nhwc = image(&Device::flex()).permute([0, 2, 3, 1]).into_data();
         let cl = Tensor::<4>::from_data(nhwc, &tch).permute([0, 3, 1, 2]);
-        let out = |t: Tensor<4>| (t.dims(), t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap());
+        // values as bits, every NaN as one: the cases hold NaN windows on purpose
+        let bits = |x: f32| if x.is_nan() { u32::MAX } else { x.to_bits() };
+        let out = |t: Tensor<4>| (t.dims(), t.into_data().convert::<f32>().iter::<f32>().map(bits).collect::<Vec<_>>());
         let want = out(pool.forward(image(&Device::flex())));
         assert_eq!(want.0, [n, c, h / 2, w / 2]);
+        assert!(want.1.contains(&u32::MAX), "the case holds a NaN window");
         assert_eq!(out(pool.forward(image(&tch))), want, "{n}x{c}x{h}x{w}, plain layout");
         assert_eq!(out(pool.forward(cl)), want, "{n}x{c}x{h}x{w}, channels-last");
+    }
+}
+
+/// Training's 2×2 max-pooling on LibTorch (the shim's kernel in the plain layout,
+/// vendor/burn-tch; aten's in the channels-last one) gives flex's values, indices and input
+/// gradients, for even and odd sizes, with tied maxima (the first wins), windows of −∞ and NaN
+/// (a NaN wins).
+#[test]
+fn max_pooling_with_indices_on_libtorch_equals_flexs_values_indices_and_gradients_in_both_layouts() {
+    use burn::tensor::module::max_pool2d_with_indices;
+    use burn::tensor::ops::MaxPoolOptions;
+    let tch = DeviceChoice::Libtorch.resolve().device.autodiff();
+    let floats = |t: Tensor<4>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+    // NaN equals NaN here: the cases hold NaN windows on purpose
+    let same = |a: &[f32], b: &[f32]| a.len() == b.len() && a.iter().zip(b).all(|(p, q)| p == q || (p.is_nan() && q.is_nan()));
+    for (seed, [n, c, h, w]) in POOL_CASES {
+        let mut v = values(n * c * h * w, seed);
+        v.iter_mut().step_by(5).for_each(|x| *x = 0.25);
+        v.iter_mut().skip(3).step_by(29).for_each(|x| *x = f32::NEG_INFINITY);
+        v.iter_mut().skip(1).step_by(37).for_each(|x| *x = f32::NAN);
+        for i in [0, 1, w, w + 1] {
+            v[i] = f32::NEG_INFINITY; // the first window all −∞
+        }
+        let g = values(n * c * (h / 2) * (w / 2), seed + 10);
+        // (output, indices, the input's gradient) with `x` given as `[N, C, H, W]` or, laid out
+        // channels-last, as `[N, H, W, C]` permuted
+        let run = |device: &Device, channels_last: bool| {
+            let x = if channels_last {
+                let nhwc = Tensor::<4>::from_data(TensorData::new(v.clone(), [n, c, h, w]), &Device::flex()).permute([0, 2, 3, 1]);
+                Tensor::<4>::from_data(nhwc.into_data(), device).require_grad()
+            } else {
+                Tensor::<4>::from_data(TensorData::new(v.clone(), [n, c, h, w]), device).require_grad()
+            };
+            let input = if channels_last { x.clone().permute([0, 3, 1, 2]) } else { x.clone() };
+            let (out, indices) = max_pool2d_with_indices(input, MaxPoolOptions::new([2, 2]));
+            let g = Tensor::<4>::from_data(TensorData::new(g.clone(), [n, c, h / 2, w / 2]), device);
+            let grads = (out.clone() * g).sum().backward();
+            let mut grad = x.grad(&grads).unwrap();
+            if channels_last {
+                grad = grad.permute([0, 3, 1, 2]);
+            }
+            let indices = indices.into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
+            (floats(out.inner()), indices, floats(grad))
+        };
+        let want = run(&Device::flex().autodiff(), false);
+        assert!(want.0.iter().any(|x| x.is_nan()) && want.0.contains(&f32::NEG_INFINITY), "the cases hold NaN and −∞ windows");
+        for channels_last in [false, true] {
+            let got = run(&tch, channels_last);
+            let case = format!("{n}x{c}x{h}x{w}, channels-last {channels_last}");
+            assert!(same(&got.0, &want.0), "{case}: pooled values differ");
+            assert_eq!(got.1, want.1, "{case}: indices differ");
+            assert!(same(&got.2, &want.2), "{case}: input gradients differ");
+        }
     }
 }
 

@@ -195,7 +195,8 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
     // in the layout relusym measured per width (`auto`, the default since), then against PyTorch
     // with glibc's defaults, the two `-folded` runs with BatchNorm folded and index-free
     // pooling in evaluation (against PyTorch's defaults and given relusym's heap setting), and
-    // the merge's batches kept between its passes (`-kept-batches`, against both).
+    // the merge's batches kept between its passes (`-kept-batches`, against both), and VGG's 2×2
+    // pooling on the patched backend's own kernels (`-pool-shim`, against both).
     for name in [
         "bench-paired",
         "bench-paired-libtorch",
@@ -208,6 +209,8 @@ pub fn build_report(runs: &Path, results: &Path, out: &Path) -> Result<Vec<PathB
         "bench-paired-libtorch-pytorch-heap-intel-xeon-folded",
         "bench-paired-libtorch-intel-xeon-kept-batches",
         "bench-paired-libtorch-pytorch-heap-intel-xeon-kept-batches",
+        "bench-paired-libtorch-intel-xeon-pool-shim",
+        "bench-paired-libtorch-pytorch-heap-intel-xeon-pool-shim",
     ] {
         if let Some(v) = read_result::<PairedBench>(&results.join(format!("{name}.json")))? {
             let p = out.join(format!("{name}.md"));

@@ -151,7 +151,8 @@ impl SystemInfo {
 
         match self.os {
             Os::Linux | Os::Macos => {
-                cc::Build::new()
+                let mut build = cc::Build::new();
+                build
                     .cpp(true)
                     .pic(true)
                     .warnings(false)
@@ -159,8 +160,16 @@ impl SystemInfo {
                     .flag(format!("-Wl,-rpath={}", self.libtorch_lib_dir.display()))
                     .flag("-std=c++17")
                     .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", self.cxx11_abi))
-                    .files(&[cuda_dependency, ATEN_SHIM])
-                    .compile("burn-tch");
+                    .files(&[cuda_dependency, ATEN_SHIM]);
+                // relu-symmetries' patch: the shim's own kernels run on ATen's parallel_for, a
+                // header template that is an OpenMP region in PyTorch's Linux builds; without
+                // OpenMP it would run on one thread. The libgomp.so.1 it then needs is the one
+                // libtorch_cpu already loads.
+                if self.os == Os::Linux {
+                    build.flag("-fopenmp");
+                    println!("cargo:rustc-link-lib=gomp");
+                }
+                build.compile("burn-tch");
                 println!("cargo:rustc-cfg=aten_shim");
             }
             Os::Windows => {

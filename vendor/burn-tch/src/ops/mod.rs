@@ -1,11 +1,13 @@
 mod activation;
 mod base;
-mod bool_tensor;
 #[cfg(aten_shim)]
 mod batch_norm;
+mod bool_tensor;
 #[cfg(aten_shim)]
 mod conv_backward;
 mod int_tensor;
+#[cfg(aten_shim)]
+mod max_pool;
 mod module;
 mod qtensor;
 mod tensor;

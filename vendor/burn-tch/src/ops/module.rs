@@ -386,9 +386,14 @@ impl ModuleOps<Self> for LibTorch {
         dilation: [usize; 2],
         ceil_mode: bool,
     ) -> TchTensor {
-        // relu-symmetries' patch (PATCHED.md): VGG's 2×2 pooling from strided views (this method
-        // is only called without autodiff, where no indices are needed).
+        // relu-symmetries' patch (PATCHED.md): VGG's 2×2 pooling without indices (this method is
+        // only called without autodiff): on the shim's kernel in the plain layout, else from
+        // strided views.
         if is_2x2_stride_2(&x.tensor, kernel_size, stride, padding, dilation, ceil_mode) {
+            #[cfg(aten_shim)]
+            if super::max_pool::takes(&x.tensor) {
+                return TchTensor::new(super::max_pool::max_pool_2x2(&x.tensor, false).0);
+            }
             return TchTensor::new(max_2x2(&x.tensor));
         }
         let tensor = tch::Tensor::max_pool2d(
@@ -412,6 +417,19 @@ impl ModuleOps<Self> for LibTorch {
         ceil_mode: bool,
         indices_dtype: IntDType,
     ) -> MaxPool2dWithIndices<Self> {
+        // relu-symmetries' patch (PATCHED.md): VGG's 2×2 pooling in the plain layout on the
+        // shim's kernel.
+        #[cfg(aten_shim)]
+        if is_2x2_stride_2(&x.tensor, kernel_size, stride, padding, dilation, ceil_mode)
+            && super::max_pool::takes(&x.tensor)
+        {
+            let (tensor, indices) = super::max_pool::max_pool_2x2(&x.tensor, true);
+            let indices = indices.expect("asked for the indices");
+            return MaxPool2dWithIndices::new(
+                TchTensor::new(tensor),
+                TchTensor::new(indices.to_kind(indices_dtype.into_kind())),
+            );
+        }
         let (tensor, indices) = tch::Tensor::max_pool2d_with_indices(
             &x.tensor,
             [kernel_size[0] as i64, kernel_size[1] as i64],
@@ -437,6 +455,19 @@ impl ModuleOps<Self> for LibTorch {
         output_grad: TchTensor,
         indices: TchTensor,
     ) -> MaxPool2dBackward<Self> {
+        // relu-symmetries' patch (PATCHED.md): the gradient of VGG's 2×2 pooling in one pass.
+        #[cfg(aten_shim)]
+        if is_2x2_stride_2(&x.tensor, kernel_size, stride, padding, dilation, ceil_mode) {
+            let size = x.tensor.size();
+            if let Some(grad) = super::max_pool::max_pool_2x2_backward(
+                &output_grad.tensor,
+                &indices.tensor,
+                size[2],
+                size[3],
+            ) {
+                return MaxPool2dBackward::new(TchTensor::new(grad));
+            }
+        }
         let grad = tch::Tensor::max_pool2d_with_indices_backward(
             &x.tensor,
             &output_grad.tensor,
