@@ -321,6 +321,30 @@ fn max_pooling_with_indices_on_libtorch_equals_flexs_values_indices_and_gradient
     }
 }
 
+/// The pooling gradient given indices that lie outside their windows (which no forward pass
+/// gives: the shim's kernel declines them and aten's scatter-add runs) still equals flex's: every
+/// window's gradient lands where its index says, summed where indices coincide.
+#[test]
+fn max_pooling_gradients_for_indices_outside_their_windows_equal_flexs() {
+    use burn::tensor::Int;
+    use burn::tensor::module::max_pool2d_with_indices_backward;
+    let [n, c, h, w] = [2, 3, 6, 8];
+    let (oh, ow) = (h / 2, w / 2);
+    let run = |device: &Device| {
+        let x = Tensor::<4>::from_data(TensorData::new(values(n * c * h * w, 21), [n, c, h, w]), device);
+        let grad = Tensor::<4>::from_data(TensorData::new(values(n * c * oh * ow, 22), [n, c, oh, ow]), device);
+        // window (i, j) points at position (i + j) mod 5 of its plane, mostly outside the window
+        let idx: Vec<i64> = (0..n * c * oh * ow).map(|k| ((k % (oh * ow)) / ow + k % ow) as i64 % 5).collect();
+        let indices = Tensor::<4, Int>::from_data(TensorData::new(idx, [n, c, oh, ow]), device);
+        let g = max_pool2d_with_indices_backward(x, [2, 2], [2, 2], [0, 0], [1, 1], false, grad, indices);
+        g.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    };
+    let (flex, tch) = (run(&Device::flex()), run(&DeviceChoice::Libtorch.resolve().device));
+    assert!(relative_diff(&flex, &tch) < 1e-6, "gradients differ: {}", relative_diff(&flex, &tch));
+    let plane = h * w;
+    assert!(flex[5..plane].iter().all(|&v| v == 0.0) && flex[..5].iter().any(|&v| v != 0.0), "the gradient sits at the first five positions");
+}
+
 /// Trains `model` for two epochs (eight steps) on the CPU and on LibTorch from the same start:
 /// the largest difference in any parameter and the two test summaries.
 fn train_on_both(model: ModelKind) -> (f32, TrainSummary, TrainSummary) {

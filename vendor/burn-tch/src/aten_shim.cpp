@@ -50,11 +50,11 @@ int burn_tch_batch_norm_backward(at::Tensor *grad, at::Tensor *x, at::Tensor *we
 }
 
 // 2×2 max-pooling with stride 2 (no padding, floor mode) of a contiguous [N, C, H, W] float map,
-// and for training the flat index h·W + w of each window's maximum, as aten::max_pool2d_with_indices
-// gives them:
-// the window is scanned row by row and a value replaces the maximum when it is larger or NaN (so
-// the first of tied maxima wins, and a NaN wins). aten's kernel loops over a general window per
-// output in this layout, several times slower (results/cpu/max-pool.txt).
+// and for training the flat index h·W + w of each window's maximum, as
+// aten::max_pool2d_with_indices gives them: the window is scanned row by row and a value replaces
+// the maximum when it is larger or NaN (so the first of tied maxima wins, and a NaN wins). aten's
+// kernel loops over a general window per output in this layout, several times slower
+// (results/cpu/max-pool.txt, results/cpu/max-pool-shim.txt).
 
 // One output row: windows over input rows `r0` and `r1` (`r1 = r0 + w`), the first at flat index
 // `base`; maxima to `o`, indices to `k` unless it is null. Branch-free: which of a window's four
