@@ -170,7 +170,7 @@ fn centred<const D: usize>(x: Tensor<D>) -> (Tensor<3>, Tensor<3>) {
 
 /// Per-channel mean and sum of squared deviations of a map `[N, C, ...]` over its N·P positions,
 /// on the device, each `[1, C]`, with N·P: one batch's moments, for [`ChannelStats`] and for
-/// BN reset's batch statistics.
+/// REPAIR's batch statistics.
 pub(crate) fn moments<const D: usize>(x: Tensor<D>) -> (usize, Tensor<2>, Tensor<2>) {
     let (z, mean) = centred(x);
     let [n, p, _] = z.dims();

@@ -44,14 +44,6 @@ impl BatchMoments {
     }
 }
 
-/// Per-channel batch mean and population variance of `z`, each `[1, C, 1, 1]`
-/// ([`crate::stats::moments`]).
-pub(super) fn batch_moments(z: &Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-    let c = z.dims()[1];
-    let (count, mean, m2) = crate::stats::moments(z.clone());
-    (mean.reshape([1, c, 1, 1]), (m2 / count as f32).reshape([1, c, 1, 1]))
-}
-
 /// Streams `loader` through `net` (already in inference mode) with `hooks`; returns the number
 /// of batches.
 pub(super) fn hooked_pass<N: Network>(net: &N, hooks: &mut dyn ForwardHooks, loader: &Loader, device: &Device, progress: &ProgressBar) -> usize {

@@ -50,7 +50,7 @@ use ndarray::Array1;
 use serde::{Deserialize, Serialize};
 
 use super::MergeError;
-use super::bn_reset::{BatchMoments, batch_moments, hooked_pass};
+use super::bn_reset::{BatchMoments, hooked_pass};
 use crate::batches::Loader;
 use crate::nets::{ForwardHooks, Network, ParamMap, Vgg};
 use crate::stats::{ChannelStats, PairStats};
@@ -245,6 +245,14 @@ impl ForwardHooks for ResetToGoal {
         self.moments.add(layer, mean.clone(), var.clone());
         (y - mean) / (var.sqrt() + 1e-8) * gs.clone() + gm.clone()
     }
+}
+
+/// Per-channel batch mean and population variance of `z`, each `[1, C, 1, 1]`
+/// ([`crate::stats::moments`]).
+fn batch_moments(z: &Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+    let c = z.dims()[1];
+    let (count, mean, m2) = crate::stats::moments(z.clone());
+    (mean.reshape([1, c, 1, 1]), (m2 / count as f32).reshape([1, c, 1, 1]))
 }
 
 /// `v` as a `[1, C, 1, 1]` f32 tensor on `device`, to scale or shift a `[N, C, H, W]` map.
