@@ -5,12 +5,21 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     use relu_symmetries::display::Markdown;
     use relu_symmetries::notebook::repo;
-    let flex = std::fs::read_to_string(repo().join("book/src/generated/bench-paired.md"))?;
-    let libtorch = std::fs::read_to_string(repo().join("book/src/generated/bench-paired-libtorch.md"))?;
-    let heap = std::fs::read_to_string(repo().join("book/src/generated/bench-paired-libtorch-pytorch-heap.md"))?;
-    Markdown(format!(
-        "### relusym on flex\n\n{flex}\n### relusym on LibTorch\n\n{libtorch}\n### relusym on LibTorch, PyTorch with the same heap setting\n\n{heap}"
-    ));
+    let tables = [
+        ("relusym on flex", "bench-paired"),
+        ("relusym on LibTorch", "bench-paired-libtorch"),
+        ("relusym on LibTorch, PyTorch with the same heap setting", "bench-paired-libtorch-pytorch-heap"),
+        ("relusym on LibTorch, latest run", "bench-paired-libtorch-intel-xeon-pool-shim"),
+        ("relusym on LibTorch, latest run, PyTorch with the same heap setting", "bench-paired-libtorch-pytorch-heap-intel-xeon-pool-shim"),
+    ];
+    let page = tables
+        .iter()
+        .map(|(title, name)| {
+            let table = std::fs::read_to_string(repo().join(format!("book/src/generated/{name}.md")))?;
+            Ok(format!("### {title}\n\n{table}\n"))
+        })
+        .collect::<std::io::Result<String>>()?;
+    Markdown(page.clone());
 
     use relu_symmetries::{bench, device::DeviceChoice};
     use relu_symmetries::tables::{Table, Values};
